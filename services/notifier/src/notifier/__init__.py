@@ -1,0 +1,1 @@
+"""Notifier: renders and sends reminders by SMS, email and push; reports what happened."""

@@ -1,0 +1,1 @@
+"""Scheduler: plans reminders from assignments and clinic policies; fires durable timers."""

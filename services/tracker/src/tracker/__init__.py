@@ -1,0 +1,1 @@
+"""Tracker: completions, delivery status, adherence, EHR summaries and the ops dashboard."""

@@ -1,0 +1,1 @@
+"""Between Sessions shared package: message contracts, topology, settings, logging."""

@@ -1,0 +1,143 @@
+"""RabbitMQ plumbing shared by the services: declaring the topology and publishing events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel
+from faststream.rabbit import (
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitQueue,
+)
+from faststream.rabbit.publisher import RabbitPublisher
+
+from shared.contracts.base import Event
+from shared.topology import PUBLISH_TO, RETRY_TIERS, Exchange, Topology
+
+JSON = "application/json"
+
+
+def rabbit_queue(topology: Topology, base: str) -> RabbitQueue:
+    """The FastStream view of a consuming queue, with the same arguments we declare."""
+    arguments: Any = topology.queue_arguments(base)  # a plain dict; the typed one is narrower
+    return RabbitQueue(
+        topology.queue(base), queue_type=QueueType.QUORUM, durable=True, arguments=arguments
+    )
+
+
+def rabbit_exchange(topology: Topology, exchange: Exchange) -> RabbitExchange:
+    return RabbitExchange(topology.exchange(exchange), type=ExchangeType.TOPIC, durable=True)
+
+
+async def declare_topology(
+    channel: AbstractChannel, topology: Topology, queues: Iterable[str] = ()
+) -> None:
+    """Declare exchanges, retry tiers and the given consuming queues with their DLQs.
+
+    Idempotent: every service declares what it consumes at start-up.
+    """
+    for exchange in Exchange:
+        await channel.declare_exchange(
+            topology.exchange(exchange), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+    dlx = await channel.declare_exchange(
+        topology.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    requeue = await channel.declare_exchange(
+        topology.requeue_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    for tier in RETRY_TIERS:
+        retry_x = await channel.declare_exchange(
+            topology.retry_exchange(tier), aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        wait = await channel.declare_queue(
+            topology.retry_queue(tier),
+            durable=True,
+            arguments={
+                "x-message-ttl": tier * 1000,
+                # No routing key here: the message keeps the one it was published with,
+                # which is the name of the queue it came from.
+                "x-dead-letter-exchange": topology.requeue_exchange,
+            },
+        )
+        await wait.bind(retry_x, routing_key="")
+    for base in queues:
+        spec = topology.queues[base]
+        name = topology.queue(base)
+        queue = await channel.declare_queue(
+            name, durable=True, arguments=topology.queue_arguments(base)
+        )
+        for exchange, key in spec.bindings:
+            await queue.bind(topology.exchange(exchange), routing_key=key.value)
+        await queue.bind(requeue, routing_key=name)
+        dlq = await channel.declare_queue(
+            topology.dlq(base), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dlq.bind(dlx, routing_key=name)
+
+
+async def declare_with_connection(
+    amqp_url: str, topology: Topology, queues: Iterable[str] = ()
+) -> None:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        await declare_topology(channel, topology, queues)
+
+
+async def delete_topology(amqp_url: str, topology: Topology) -> None:
+    """Remove a namespace's exchanges and queues (test teardown)."""
+    if not topology.namespace:
+        raise ValueError("refusing to delete the production (un-namespaced) topology")
+    exchanges, queues = topology.all_names()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        for exchange in exchanges:
+            await channel.exchange_delete(exchange)
+
+
+class EventPublisher:
+    """Publishes events to the exchanges their type belongs to, persistent and confirmed.
+
+    A service names the event classes it publishes; each gets a FastStream publisher so
+    that the service's AsyncAPI document lists exactly what it sends.
+    """
+
+    def __init__(
+        self, broker: RabbitBroker, topology: Topology, publishes: Iterable[type[Event]]
+    ) -> None:
+        self._publishers: dict[str, list[RabbitPublisher]] = {}
+        for cls in publishes:
+            tag = cls.type_tag()
+            self._publishers[tag] = [
+                broker.publisher(
+                    exchange=rabbit_exchange(topology, exchange),
+                    routing_key=tag,
+                    schema=cls,
+                    title=f"{topology.exchange(exchange)}:{tag}",
+                    description=(cls.__doc__ or "").strip() or None,
+                    persist=True,
+                    mandatory=False,
+                    content_type=JSON,
+                )
+                for exchange in PUBLISH_TO[tag]
+            ]
+
+    async def publish(self, event: Event) -> None:
+        tag = event.type_tag()
+        publishers = self._publishers.get(tag)
+        if publishers is None:
+            raise ValueError(f"{tag!r} is not declared in this service's publishes list")
+        body = event.model_dump_json().encode()
+        for publisher in publishers:
+            await publisher.publish(
+                body, message_id=str(event.event_id), correlation_id=event.correlation_id
+            )

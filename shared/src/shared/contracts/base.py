@@ -1,0 +1,59 @@
+"""The envelope every event carries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.fields import Ref, UtcDatetime
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    """Frozen and forward compatible: unknown fields are ignored, not refused."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+
+class Event(Model):
+    """Fields common to every event on every stream.
+
+    ``type`` is the discriminator and also the routing key the event travels under.
+    """
+
+    event_id: UUID = Field(default_factory=uuid4, description="Unique id; redeliveries keep it.")
+    schema_version: int = Field(default=SCHEMA_VERSION, ge=1, le=SCHEMA_VERSION)
+    occurred_at: UtcDatetime = Field(
+        default_factory=utcnow, description="When it happened, time-zone-aware; stored as UTC."
+    )
+    clinic_id: Ref
+    correlation_id: str = Field(
+        default_factory=lambda: str(uuid4()),
+        max_length=128,
+        description="Id of the request or event that started this chain; copied to every effect.",
+    )
+    causation_id: UUID | None = Field(
+        default=None, description="event_id of the event that directly caused this one."
+    )
+
+    @classmethod
+    def type_tag(cls) -> str:
+        """The ``type`` literal of this event class (also its routing key)."""
+        tag = cls.model_fields["type"].default
+        assert isinstance(tag, str)
+        return tag
+
+    def caused(self) -> dict[str, object]:
+        """Envelope fields for an event caused by this one (same clinic and correlation)."""
+        return {
+            "clinic_id": self.clinic_id,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.event_id,
+        }

@@ -1,0 +1,205 @@
+"""Events the clinic's EHR publishes to Between Sessions (the inbound public API)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from shared.contracts.base import Event, Model
+from shared.contracts.fields import (
+    Email,
+    Language,
+    LocalTime,
+    Note,
+    PhoneE164,
+    PositiveVersion,
+    Ref,
+    RRule,
+    ShortText,
+    TimeZoneName,
+    UtcDatetime,
+)
+from shared.contracts.policy import ClinicPolicy, QuietHours, RuleOverride
+from shared.contracts.vocabulary import ActivityKind, Channel, CompletionSource, Frequency
+
+
+class Activity(Model):
+    kind: ActivityKind
+    title: ShortText = Field(
+        description="Internal title for clinicians; never put in a message unless the clinic's "
+        "policy allows activity details."
+    )
+
+
+class Schedule(Model):
+    """When the activity is due. Occurrences are local calendar days in ``timezone``."""
+
+    timezone: TimeZoneName
+    start: date
+    end: date | None = Field(default=None, description="Last day (inclusive); open-ended if unset.")
+    due: date | None = Field(default=None, description="Due date for one-off activities.")
+    rrule: RRule | None = Field(default=None, description="RFC 5545 RRULE without DTSTART.")
+    frequency: Frequency | None = None
+    times_of_day: tuple[LocalTime, ...] | None = Field(
+        default=None, max_length=8, description="Reminder times; the policy's apply if unset."
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.rrule and self.frequency:
+            raise ValueError("give either rrule or frequency, not both")
+        if not self.rrule and not self.frequency:
+            raise ValueError("one of rrule or frequency is required")
+        if self.end is not None and self.end < self.start:
+            raise ValueError("end must not be before start")
+        if self.due is not None and self.due < self.start:
+            raise ValueError("due must not be before start")
+        return self
+
+
+class ActivityAssigned(Event):
+    """A therapist assigned an activity. Later versions arrive as ``activity.updated``."""
+
+    type: Literal["activity.assigned"] = "activity.assigned"
+    assignment_id: Ref
+    version: PositiveVersion = 1
+    client_ref: Ref = Field(description="Pseudonymous client reference; never a name.")
+    therapist_ref: Ref
+    activity: Activity
+    schedule: Schedule
+    policy_id: Ref
+    overrides: RuleOverride | None = None
+
+
+class ActivityUpdated(Event):
+    """A full new version of an assignment; older or equal versions are ignored."""
+
+    type: Literal["activity.updated"] = "activity.updated"
+    assignment_id: Ref
+    version: PositiveVersion
+    client_ref: Ref
+    therapist_ref: Ref
+    activity: Activity
+    schedule: Schedule
+    policy_id: Ref
+    overrides: RuleOverride | None = None
+
+
+class ActivityCancelled(Event):
+    type: Literal["activity.cancelled"] = "activity.cancelled"
+    assignment_id: Ref
+    version: PositiveVersion
+    client_ref: Ref
+    reason: ShortText | None = None
+
+
+class ActivityPaused(Event):
+    type: Literal["activity.paused"] = "activity.paused"
+    assignment_id: Ref
+    version: PositiveVersion
+    client_ref: Ref
+    until: date | None = Field(default=None, description="Resume automatically after this day.")
+
+
+class ActivityResumed(Event):
+    type: Literal["activity.resumed"] = "activity.resumed"
+    assignment_id: Ref
+    version: PositiveVersion
+    client_ref: Ref
+
+
+class ActivityCompleted(Event):
+    """An occurrence was done. Recorded once per (assignment, occurrence_date)."""
+
+    type: Literal["activity.completed"] = "activity.completed"
+    assignment_id: Ref
+    client_ref: Ref
+    occurrence_date: date = Field(description="The client's local day the occurrence belongs to.")
+    completed_at: UtcDatetime
+    source: CompletionSource = CompletionSource.EHR
+    rating: int | None = Field(default=None, ge=0, le=10)
+    note: Note | None = None
+
+
+class PushSubscription(Model):
+    """A Web Push subscription as the browser gives it."""
+
+    endpoint: Annotated[str, Field(pattern=r"^https?://", max_length=2048)]
+    p256dh: Annotated[str, Field(min_length=16, max_length=256)]
+    auth: Annotated[str, Field(min_length=8, max_length=64)]
+
+
+class ContactPoints(Model):
+    sms: PhoneE164 | None = None
+    email: Email | None = None
+    push: PushSubscription | None = None
+
+    def has(self, channel: Channel) -> bool:
+        return getattr(self, channel.value) is not None
+
+
+class ChannelConsent(Model):
+    sms: bool = False
+    email: bool = False
+    push: bool = False
+
+    def allows(self, channel: Channel) -> bool:
+        return bool(getattr(self, channel.value))
+
+
+class ClientPreferencesChanged(Event):
+    """The client's contact points, consent, language and quiet hours (full replacement)."""
+
+    type: Literal["client.preferences.changed"] = "client.preferences.changed"
+    client_ref: Ref
+    version: PositiveVersion
+    timezone: TimeZoneName
+    channels: tuple[Channel, ...] = Field(
+        default=(), max_length=3, description="Preferred order; empty means the clinic's order."
+    )
+    contacts: ContactPoints = ContactPoints()
+    consent: ChannelConsent = ChannelConsent()
+    opted_out: bool = Field(default=False, description="True stops every channel at once.")
+    language: Language | None = None
+    quiet_hours: QuietHours | None = None
+
+
+class ClinicPolicyChanged(Event):
+    """A clinic's reminder policy; pending reminders of the clinic are re-planned."""
+
+    type: Literal["clinic.policy.changed"] = "clinic.policy.changed"
+    policy: ClinicPolicy
+
+
+class SessionUpcoming(Event):
+    """A session is coming up: the tracker answers with an adherence summary."""
+
+    type: Literal["session.upcoming"] = "session.upcoming"
+    session_id: Ref
+    client_ref: Ref
+    therapist_ref: Ref
+    starts_at: UtcDatetime
+    previous_session_at: UtcDatetime | None = Field(
+        default=None, description="Summary covers the time since then (or the last 7 days)."
+    )
+
+
+EhrEvent = Annotated[
+    ActivityAssigned
+    | ActivityUpdated
+    | ActivityCancelled
+    | ActivityPaused
+    | ActivityResumed
+    | ActivityCompleted
+    | ClientPreferencesChanged
+    | ClinicPolicyChanged
+    | SessionUpcoming,
+    Field(discriminator="type"),
+]
+"""Everything an EHR may publish to the inbound exchange."""
+
+ehr_event_adapter: TypeAdapter[EhrEvent] = TypeAdapter(EhrEvent)
+
+AssignmentEvent = ActivityAssigned | ActivityUpdated

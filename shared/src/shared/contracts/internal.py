@@ -1,0 +1,124 @@
+"""Events between the services. Not part of the EHR API; may change with the services."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter
+
+from shared.contracts.base import Event
+from shared.contracts.fields import Note, PositiveVersion, Ref, ShortText, UtcDatetime
+from shared.contracts.vocabulary import (
+    ActivityKind,
+    Channel,
+    CompletionSource,
+    DeliveryStatus,
+    ReminderPurpose,
+    SuppressionReason,
+)
+
+
+class ReminderDue(Event):
+    """A timer fired. ``reminder_id`` is stable across redeliveries and replicas."""
+
+    type: Literal["reminder.due"] = "reminder.due"
+    reminder_id: Ref
+    assignment_id: Ref
+    assignment_version: PositiveVersion
+    client_ref: Ref
+    occurrence_date: date
+    purpose: ReminderPurpose
+    planned_for: UtcDatetime
+    activity_kind: ActivityKind
+    activity_title: ShortText = Field(description="Internal; rendered only if the policy allows.")
+    policy_id: Ref
+
+
+class NotificationDispatched(Event):
+    """A provider accepted the message."""
+
+    type: Literal["notification.dispatched"] = "notification.dispatched"
+    reminder_id: Ref
+    client_ref: Ref
+    assignment_id: Ref | None = None
+    channel: Channel
+    provider: Ref
+    provider_message_id: Annotated[str, Field(max_length=256)]
+    attempt: int = Field(default=1, ge=1)
+
+
+class NotificationFailed(Event):
+    """Sending failed on a channel. ``permanent`` failures are not retried on that channel."""
+
+    type: Literal["notification.failed"] = "notification.failed"
+    reminder_id: Ref
+    client_ref: Ref
+    assignment_id: Ref | None = None
+    channel: Channel | None = None
+    provider: Ref | None = None
+    reason: ShortText
+    permanent: bool
+    attempt: int = Field(default=1, ge=1)
+
+
+class NotificationSuppressed(Event):
+    """A due reminder was deliberately not sent (quiet hours, caps, opt-out...)."""
+
+    type: Literal["notification.suppressed"] = "notification.suppressed"
+    reminder_id: Ref
+    client_ref: Ref
+    assignment_id: Ref | None = None
+    channel: Channel | None = None
+    reason: SuppressionReason
+    deferred_until: UtcDatetime | None = None
+
+
+class DeliveryStatusChanged(Event):
+    """A provider reported a status for a message (callbacks may repeat or arrive out of order)."""
+
+    type: Literal["delivery.status.changed"] = "delivery.status.changed"
+    provider: Ref
+    provider_message_id: Annotated[str, Field(max_length=256)]
+    reminder_id: Ref | None = None
+    channel: Channel
+    status: DeliveryStatus
+    error_code: Annotated[str, Field(max_length=64)] | None = None
+    reported_at: UtcDatetime
+
+
+class ConsentChanged(Event):
+    """A client opted out or back in by themselves (for example an SMS STOP)."""
+
+    type: Literal["consent.changed"] = "consent.changed"
+    client_ref: Ref
+    channel: Channel
+    opted_out: bool
+    source: Literal["sms_keyword", "unsubscribe_link", "push_revoked"]
+
+
+class CompletionReported(Event):
+    """A client reported a completion through a reply or link; the tracker records it."""
+
+    type: Literal["completion.reported"] = "completion.reported"
+    assignment_id: Ref
+    client_ref: Ref
+    occurrence_date: date
+    completed_at: UtcDatetime
+    source: CompletionSource
+    reminder_id: Ref | None = None
+    note: Note | None = None
+
+
+InternalEvent = Annotated[
+    ReminderDue
+    | NotificationDispatched
+    | NotificationFailed
+    | NotificationSuppressed
+    | DeliveryStatusChanged
+    | ConsentChanged
+    | CompletionReported,
+    Field(discriminator="type"),
+]
+
+internal_event_adapter: TypeAdapter[InternalEvent] = TypeAdapter(InternalEvent)

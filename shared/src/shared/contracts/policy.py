@@ -1,0 +1,119 @@
+"""Clinic reminder policy: what clinics configure, as it travels in events."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Self
+
+from pydantic import Field, model_validator
+
+from shared.contracts.base import Model
+from shared.contracts.fields import Language, LocalTime, Note, Ref, ShortText
+from shared.contracts.vocabulary import ActivityKind, Channel
+
+
+class QuietHours(Model):
+    """A local-time window in which nothing is sent. ``start`` > ``end`` spans midnight."""
+
+    start: LocalTime = time(21, 0)
+    end: LocalTime = time(8, 0)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.start == self.end:
+            raise ValueError("quiet_hours.start and quiet_hours.end must differ")
+        return self
+
+
+class LeadTime(Model):
+    """Remind ``days_before`` the due date at local time ``at``."""
+
+    days_before: int = Field(ge=0, le=30)
+    at: LocalTime
+
+
+class Nudge(Model):
+    """If the day's occurrence is not done by ``if_not_done_by`` (local), nudge once."""
+
+    if_not_done_by: LocalTime
+
+
+class ReminderRule(Model):
+    times_of_day: tuple[LocalTime, ...] = Field(default=(time(9, 0),), max_length=8)
+    lead_times: tuple[LeadTime, ...] = Field(default=(), max_length=4)
+    nudges: tuple[Nudge, ...] = Field(default=(), max_length=4)
+    spread_minutes: int = Field(
+        default=30, ge=0, le=180, description="Send within this many minutes after the time."
+    )
+
+
+class RuleOverride(Model):
+    """Per-assignment overrides: any field left out keeps the policy's value."""
+
+    times_of_day: tuple[LocalTime, ...] | None = Field(default=None, max_length=8)
+    lead_times: tuple[LeadTime, ...] | None = Field(default=None, max_length=4)
+    nudges: tuple[Nudge, ...] | None = Field(default=None, max_length=4)
+    spread_minutes: int | None = Field(default=None, ge=0, le=180)
+    channels: tuple[Channel, ...] | None = Field(default=None, min_length=1, max_length=3)
+    quiet_hours: QuietHours | None = None
+
+
+class Caps(Model):
+    """At most this many messages per client, across all their activities."""
+
+    per_day: int = Field(default=3, ge=1, le=24)
+    per_week: int = Field(default=12, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _week_covers_day(self) -> Self:
+        if self.per_week < self.per_day:
+            raise ValueError("caps.per_week must be at least caps.per_day")
+        return self
+
+
+class Escalation(Model):
+    """After this many consecutive missed occurrences, alert the clinician once."""
+
+    after_missed: int | None = Field(default=3, ge=1, le=60)
+
+
+class EndConditions(Model):
+    max_occurrences: int | None = Field(default=None, ge=1, le=3650)
+    stop_after_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class Messaging(Model):
+    clinic_name: ShortText
+    default_language: Language = "en"
+    allow_activity_details: bool = Field(
+        default=False,
+        description="Only when true may a message name the activity (minimum necessary PHI).",
+    )
+    help_text: Note | None = None
+    encouragement: bool = False
+    templates: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Optional template overrides: language -> template name -> Jinja2 source.",
+    )
+
+
+class ClinicPolicy(Model):
+    policy_id: Ref
+    version: int = Field(ge=1)
+    channels: tuple[Channel, ...] = Field(default=(Channel.SMS, Channel.EMAIL, Channel.PUSH))
+    quiet_hours: QuietHours = QuietHours()
+    caps: Caps = Caps()
+    default_rule: ReminderRule = ReminderRule()
+    rules_by_kind: dict[ActivityKind, ReminderRule] = Field(default_factory=dict)
+    escalation: Escalation = Escalation()
+    end: EndConditions = EndConditions()
+    messaging: Messaging
+
+    @model_validator(mode="after")
+    def _channels_unique(self) -> Self:
+        if not self.channels or len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels must list each channel at most once, and at least one")
+        return self
+
+    def rule_for(self, kind: ActivityKind) -> ReminderRule:
+        return self.rules_by_kind.get(kind, self.default_rule)

@@ -1,0 +1,200 @@
+"""What happens around every message a service consumes.
+
+One middleware, installed on every broker, gives all three services the same rules:
+- bind message and correlation ids to the log context and write one summary line;
+- bad input (does not validate, not JSON, ``PermanentError``) goes to the queue's
+  dead-letter queue *with the reason in its headers*, and the consumer moves on;
+- anything else is retried later through the TTL retry tiers (never by sleeping in
+  the handler), with exponential backoff and jitter, then dead-lettered when the
+  retry budget is spent.
+The original message is acked only after the dead-letter or retry copy is confirmed
+by the broker, so nothing is lost if that publish fails (the message is nacked and
+redelivered instead).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+import structlog
+from aio_pika import IncomingMessage
+from faststream import BaseMiddleware
+from faststream.message import StreamMessage
+from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
+from pydantic import ValidationError
+
+from shared.errors import PermanentError, TransientError
+from shared.logging import get_logger
+from shared.metrics import DEAD_LETTERED, HANDLING_SECONDS, MESSAGES_HANDLED, RETRIES
+from shared.topology import Topology
+
+ATTEMPT_HEADER = "x-bs-attempt"
+REASON_HEADER = "x-bs-dead-letter-reason"
+ERROR_HEADER = "x-bs-error-type"
+QUEUE_HEADER = "x-bs-source-queue"
+ROUTING_KEY_HEADER = "x-bs-routing-key"
+DEAD_AT_HEADER = "x-bs-dead-lettered-at"
+LAST_ERROR_HEADER = "x-bs-last-error"
+MAX_REASON = 1000
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 600.0
+
+log = get_logger("shared.handling")
+
+
+def describe_validation_error(exc: ValidationError, body: bytes) -> str:
+    """A reason an integrator can act on: which field, and why."""
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError) as json_exc:
+        return f"body is not valid JSON: {json_exc}"[:MAX_REASON]
+    parts = []
+    for err in exc.errors(include_url=False)[:10]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(body)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - len(parts)
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)[:MAX_REASON]
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Full-jitter exponential backoff; a provider's Retry-After is a floor."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempt - 1, 0))
+    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not crypto)
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass
+class HandlingRuntime:
+    """What the middleware needs from its service; the broker is attached after creation."""
+
+    topology: Topology
+    max_attempts: int
+    broker: RabbitBroker | None = None
+
+
+class EventHandlingMiddleware(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: Any, runtime: HandlingRuntime) -> None:
+        super().__init__(msg, context=context)
+        self.runtime = runtime
+
+    async def consume_scope(
+        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        raw: IncomingMessage = msg.raw_message
+        queue = self._queue_name(raw)
+        # A retried message travels under its queue's name; the header keeps the original key.
+        event_type = str((raw.headers or {}).get(ROUTING_KEY_HEADER) or raw.routing_key or "?")
+        structlog.contextvars.bind_contextvars(
+            message_id=msg.message_id, correlation_id=msg.correlation_id, event_type=event_type
+        )
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await call_next(msg)
+        except (ValidationError, PermanentError) as exc:
+            outcome = "dead_lettered"
+            reason = (
+                describe_validation_error(exc, raw.body)
+                if isinstance(exc, ValidationError)
+                else str(exc)[:MAX_REASON]
+            )
+            await self._dead_letter(raw, queue, reason, type(exc).__name__)
+            return None
+        except Exception as exc:  # a bug or an outage: retry later, never lose it
+            outcome = await self._retry_or_give_up(raw, queue, exc)
+            return None
+        finally:
+            elapsed = time.perf_counter() - started
+            HANDLING_SECONDS.labels(queue).observe(elapsed)
+            MESSAGES_HANDLED.labels(queue, event_type, outcome).inc()
+            log.info("message handled", queue=queue, outcome=outcome, ms=round(elapsed * 1000, 2))
+            structlog.contextvars.unbind_contextvars("message_id", "correlation_id", "event_type")
+
+    def _queue_name(self, raw: IncomingMessage) -> str:
+        handler = self.context.get_local("handler_")
+        queue = getattr(handler, "queue", None)
+        return str(getattr(queue, "name", raw.routing_key or "unknown"))
+
+    @staticmethod
+    def _original_key(raw: IncomingMessage) -> str:
+        return str((raw.headers or {}).get(ROUTING_KEY_HEADER) or raw.routing_key or "")
+
+    async def _retry_or_give_up(self, raw: IncomingMessage, queue: str, exc: Exception) -> str:
+        attempt = int(str((raw.headers or {}).get(ATTEMPT_HEADER) or 0)) + 1
+        error = f"{type(exc).__name__}: {exc}"[:MAX_REASON]
+        if attempt >= self.runtime.max_attempts:
+            reason = f"gave up after {attempt} attempts; last error: {error}"
+            await self._dead_letter(raw, queue, reason, type(exc).__name__)
+            return "dead_lettered"
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        tier = self.runtime.topology.retry_tier_for(backoff_seconds(attempt, retry_after))
+        log.warning("retry scheduled", queue=queue, attempt=attempt, tier_s=tier, error=error)
+        if not isinstance(exc, TransientError):
+            log.exception("unexpected error while handling", exc_info=exc)
+        headers = {
+            **(raw.headers or {}),
+            ATTEMPT_HEADER: attempt,
+            LAST_ERROR_HEADER: error,
+            ROUTING_KEY_HEADER: self._original_key(raw),
+        }
+        await self._republish(raw, self.runtime.topology.retry_exchange(tier), queue, headers)
+        RETRIES.labels(queue, str(tier)).inc()
+        return "retried"
+
+    async def _dead_letter(self, raw: IncomingMessage, queue: str, reason: str, error: str) -> None:
+        headers = {
+            **(raw.headers or {}),
+            REASON_HEADER: reason,
+            ERROR_HEADER: error,
+            QUEUE_HEADER: queue,
+            ROUTING_KEY_HEADER: self._original_key(raw),
+            DEAD_AT_HEADER: datetime.now(UTC).isoformat(),
+        }
+        await self._republish(raw, self.runtime.topology.dead_letter_exchange, queue, headers)
+        DEAD_LETTERED.labels(queue, error).inc()
+        log.warning("dead-lettered", queue=queue, reason=reason, error_type=error)
+
+    async def _republish(
+        self, raw: IncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> None:
+        broker = self.runtime.broker
+        assert broker is not None, "HandlingRuntime.broker is attached by make_broker"
+        await broker.publish(
+            raw.body,
+            exchange=RabbitExchange(exchange, type=ExchangeType.DIRECT, declare=False),
+            routing_key=routing_key,
+            headers=headers,
+            message_id=raw.message_id,
+            correlation_id=raw.correlation_id,
+            content_type=raw.content_type,
+            persist=True,
+            mandatory=False,
+        )
+
+
+def make_broker(
+    amqp_url: str, topology: Topology, *, max_attempts: int = 8, prefetch: int = 64
+) -> RabbitBroker:
+    """A broker with the handling middleware and a bounded prefetch."""
+    runtime = HandlingRuntime(topology=topology, max_attempts=max_attempts)
+    broker = RabbitBroker(
+        amqp_url,
+        default_channel=Channel(prefetch_count=prefetch),
+        logger=get_logger("faststream"),
+        graceful_timeout=10.0,
+        # FastStream's own Received/Processed lines would duplicate our summary line.
+        log_level=logging.DEBUG,
+    )
+    broker.add_middleware(partial(EventHandlingMiddleware, runtime=runtime))
+    runtime.broker = broker
+    return broker

@@ -1,0 +1,138 @@
+"""The runtime every service shares: an HTTP app whose lifespan owns the broker and Redis.
+
+Each service is one process: uvicorn serves its HTTP endpoints (health, metrics and
+whatever the service adds) and the lifespan declares the topology, connects Redis,
+starts the broker and any background loops; SIGTERM runs it all in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Response
+from faststream.rabbit import RabbitBroker
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+
+from shared.broker import EventPublisher, declare_with_connection
+from shared.contracts.base import Event
+from shared.handling import make_broker
+from shared.logging import configure_logging, get_logger
+from shared.settings import ServiceSettings
+from shared.topology import Topology
+
+Hook = Callable[["Service"], Awaitable[None]]
+log = get_logger("shared.service")
+
+
+@dataclass
+class Service:
+    """A service's wiring: built by its app factory, started by the HTTP lifespan."""
+
+    name: str
+    settings: ServiceSettings
+    consumes: tuple[str, ...]
+    publishes: Iterable[type[Event]]
+    topology: Topology = field(init=False)
+    broker: RabbitBroker = field(init=False)
+    publisher: EventPublisher = field(init=False)
+    on_start: list[Hook] = field(default_factory=list)
+    on_stop: list[Hook] = field(default_factory=list)
+    _redis: Redis | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.topology = Topology(namespace=self.settings.namespace)
+        self.broker = make_broker(
+            self.settings.amqp_url,
+            self.topology,
+            max_attempts=self.settings.retry_max_attempts,
+            prefetch=self.settings.prefetch,
+        )
+        self.publisher = EventPublisher(self.broker, self.topology, self.publishes)
+
+    @property
+    def redis(self) -> Redis:
+        if self._redis is None:
+            raise RuntimeError("Redis is connected when the service starts")
+        return self._redis
+
+    def key(self, *parts: str) -> str:
+        """A Redis key under this deployment's prefix and the service's name."""
+        return ":".join((self.settings.redis_prefix, self.name, *parts))
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> None:
+        """Run a background loop for the service's lifetime (cancelled on shutdown)."""
+        self._tasks.append(asyncio.ensure_future(coro))
+        self._tasks[-1].set_name(f"{self.name}:{name}")
+
+    def asyncapi(self) -> AsyncAPI:
+        return AsyncAPI(
+            self.broker,
+            title=f"Between Sessions {self.name}",
+            version="1.0.0",
+            description=(
+                f"Messages the {self.name} consumes and publishes. Bodies are JSON; the "
+                "routing key equals the event's `type`."
+            ),
+            schema_version="3.0.0",
+        )
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        self._redis = Redis.from_url(self.settings.redis_url)
+        await self._redis.ping()
+        await declare_with_connection(self.settings.amqp_url, self.topology, self.consumes)
+        for hook in self.on_start:
+            await hook(self)
+        await self.broker.start()
+        log.info("service started", queues=list(self.consumes), namespace=self.topology.namespace)
+        try:
+            yield
+        finally:
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broker.stop()
+        for hook in reversed(self.on_stop):
+            await hook(self)
+        if self._redis is not None:
+            await self._redis.aclose()
+        log.info("service stopped")
+
+
+def create_http_app(service: Service) -> FastAPI:
+    """Health and metrics for every service; services add their own routes to the result."""
+    app = FastAPI(title=f"Between Sessions {service.name}", lifespan=service.lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"service": service.name, "status": "ok"}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def run(app: FastAPI, settings: ServiceSettings, service_name: str) -> None:
+    """Serve until SIGTERM/SIGINT; uvicorn then runs the lifespan shutdown."""
+    configure_logging(service_name, settings.log_level, settings.log_format)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )

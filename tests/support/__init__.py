@@ -1,0 +1,1 @@
+"""Helpers for tests that use the real RabbitMQ and Redis."""
