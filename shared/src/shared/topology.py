@@ -60,6 +60,7 @@ class RoutingKey(StrEnum):
     DELIVERY_STATUS_CHANGED = "delivery.status.changed"
     CONSENT_CHANGED = "consent.changed"
     COMPLETION_REPORTED = "completion.reported"
+    SCHEDULER_BACKLOG_REPORTED = "scheduler.backlog.reported"
     # us -> EHR (completion.recorded also goes to bs.internal for the scheduler)
     REMINDER_DELIVERED = "reminder.delivered"
     REMINDER_FAILED = "reminder.failed"
@@ -89,6 +90,7 @@ _INTERNAL_KEYS = (
     R.DELIVERY_STATUS_CHANGED,
     R.CONSENT_CHANGED,
     R.COMPLETION_REPORTED,
+    R.SCHEDULER_BACKLOG_REPORTED,
 )
 _OUTBOUND_KEYS = (R.REMINDER_DELIVERED, R.REMINDER_FAILED, R.ADHERENCE_SUMMARY, R.CLINICIAN_ALERT)
 
@@ -161,6 +163,7 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INTERNAL, R.DELIVERY_STATUS_CHANGED),
                 (Exchange.INTERNAL, R.CONSENT_CHANGED),
                 (Exchange.INTERNAL, R.COMPLETION_REPORTED),
+                (Exchange.INTERNAL, R.SCHEDULER_BACKLOG_REPORTED),
             ),
             "Everything the tracker records: completions, delivery status, sessions.",
         ),

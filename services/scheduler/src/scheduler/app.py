@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from scheduler import handlers
 from scheduler.settings import SchedulerSettings
-from shared.contracts import ReminderDue
+from shared.contracts import ReminderDue, SchedulerBacklogReported
 from shared.service import Service, create_http_app
 from shared.topology import SCHEDULER_QUEUE
 
@@ -18,7 +18,7 @@ def create_service(settings: SchedulerSettings | None = None) -> Service:
         name=NAME,
         settings=settings or SchedulerSettings(),
         consumes=(SCHEDULER_QUEUE,),
-        publishes=(ReminderDue,),
+        publishes=(ReminderDue, SchedulerBacklogReported),
     )
     handlers.register(service)
     return service

@@ -23,6 +23,7 @@ from shared.contracts import (
     NotificationFailed,
     NotificationSuppressed,
     ReminderDue,
+    SchedulerBacklogReported,
     SessionUpcoming,
 )
 from shared.logging import get_logger
@@ -44,7 +45,8 @@ TrackerInput = Annotated[
     | NotificationSuppressed
     | DeliveryStatusChanged
     | ConsentChanged
-    | CompletionReported,
+    | CompletionReported
+    | SchedulerBacklogReported,
     Field(discriminator="type"),
 ]
 

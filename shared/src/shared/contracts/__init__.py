@@ -29,6 +29,7 @@ from shared.contracts.internal import (
     NotificationFailed,
     NotificationSuppressed,
     ReminderDue,
+    SchedulerBacklogReported,
     internal_event_adapter,
 )
 from shared.contracts.outbound import (
@@ -113,6 +114,7 @@ __all__ = [
     "ReminderRule",
     "RuleOverride",
     "Schedule",
+    "SchedulerBacklogReported",
     "SessionUpcoming",
     "SuppressionReason",
     "ehr_event_adapter",

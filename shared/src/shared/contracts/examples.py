@@ -49,6 +49,7 @@ from shared.contracts import (
     ReminderPurpose,
     ReminderRule,
     Schedule,
+    SchedulerBacklogReported,
     SessionUpcoming,
     SuppressionReason,
 )
@@ -231,6 +232,12 @@ def examples() -> dict[str, Event]:
             completed_at=datetime(2026, 11, 23, 19, 0, tzinfo=UTC),
             source=CompletionSource.SMS,
             reminder_id=REMINDER,
+        ),
+        SchedulerBacklogReported(
+            **{**_envelope(22), "clinic_id": "system"},
+            replica="scheduler-a1b2",
+            pending_timers=1342,
+            next_due_at=datetime(2026, 11, 21, 8, 0, 4, tzinfo=UTC),
         ),
         ReminderDelivered(
             **_envelope(17),

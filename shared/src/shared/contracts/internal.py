@@ -110,6 +110,19 @@ class CompletionReported(Event):
     note: Note | None = None
 
 
+class SchedulerBacklogReported(Event):
+    """Periodic report from a scheduler replica, for the ops dashboard.
+
+    ``clinic_id`` is ``system``: the report covers every clinic.
+    """
+
+    type: Literal["scheduler.backlog.reported"] = "scheduler.backlog.reported"
+    replica: Ref
+    pending_timers: int = Field(ge=0)
+    next_due_at: UtcDatetime | None = None
+    overdue: int = Field(default=0, ge=0, description="Timers past due and not yet fired.")
+
+
 InternalEvent = Annotated[
     ReminderDue
     | NotificationDispatched
@@ -117,7 +130,8 @@ InternalEvent = Annotated[
     | NotificationSuppressed
     | DeliveryStatusChanged
     | ConsentChanged
-    | CompletionReported,
+    | CompletionReported
+    | SchedulerBacklogReported,
     Field(discriminator="type"),
 ]
 
