@@ -52,10 +52,8 @@ log = get_logger("shared.handling")
 
 def describe_validation_error(exc: ValidationError, body: bytes) -> str:
     """A reason an integrator can act on: which field, and why."""
-    try:
-        json.loads(body)
-    except (ValueError, UnicodeDecodeError) as json_exc:
-        return f"body is not valid JSON: {json_exc}"[:MAX_REASON]
+    if not_json := _body_json_error(body):
+        return not_json[:MAX_REASON]
     parts = []
     for err in exc.errors(include_url=False)[:10]:
         loc = ".".join(str(p) for p in err["loc"]) or "(body)"
@@ -64,6 +62,25 @@ def describe_validation_error(exc: ValidationError, body: bytes) -> str:
     if more > 0:
         parts.append(f"... and {more} more")
     return "; ".join(parts)[:MAX_REASON]
+
+
+def _body_json_error(body: bytes) -> str | None:
+    try:
+        json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"body is not valid JSON: {exc}"
+    return None
+
+
+def permanent_reason(exc: Exception, body: bytes) -> str | None:
+    """Why this message can never succeed, or None if trying again may help."""
+    if isinstance(exc, ValidationError):
+        return describe_validation_error(exc, body)
+    if isinstance(exc, PermanentError):
+        return str(exc)[:MAX_REASON]
+    if isinstance(exc, ValueError) and (reason := _body_json_error(body)):
+        return reason[:MAX_REASON]  # FastStream's JSON decoding of the body failed
+    return None
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -101,17 +118,13 @@ class EventHandlingMiddleware(BaseMiddleware):
         outcome = "ok"
         try:
             return await call_next(msg)
-        except (ValidationError, PermanentError) as exc:
-            outcome = "dead_lettered"
-            reason = (
-                describe_validation_error(exc, raw.body)
-                if isinstance(exc, ValidationError)
-                else str(exc)[:MAX_REASON]
-            )
-            await self._dead_letter(raw, queue, reason, type(exc).__name__)
-            return None
-        except Exception as exc:  # a bug or an outage: retry later, never lose it
-            outcome = await self._retry_or_give_up(raw, queue, exc)
+        except Exception as exc:
+            reason = permanent_reason(exc, raw.body)
+            if reason is None:  # a bug or an outage: retry later, never lose it
+                outcome = await self._retry_or_give_up(raw, queue, exc)
+            else:
+                outcome = "dead_lettered"
+                await self._dead_letter(raw, queue, reason, type(exc).__name__)
             return None
         finally:
             elapsed = time.perf_counter() - started

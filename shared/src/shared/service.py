@@ -8,8 +8,9 @@ starts the broker and any background loops; SIGTERM runs it all in reverse.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,10 +126,23 @@ def create_http_app(service: Service) -> FastAPI:
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its graceful shutdown, which makes the process exit
+    with -15. A stop that completed cleanly is a success, so an orchestrator sees exit 0."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
+
+
 def run(app: FastAPI, settings: ServiceSettings, service_name: str) -> None:
     """Serve until SIGTERM/SIGINT; uvicorn then runs the lifespan shutdown."""
     configure_logging(service_name, settings.log_level, settings.log_format)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
@@ -136,3 +150,4 @@ def run(app: FastAPI, settings: ServiceSettings, service_name: str) -> None:
         access_log=False,
         lifespan="on",
     )
+    asyncio.run(_Server(config).serve())
