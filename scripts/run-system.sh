@@ -47,7 +47,7 @@ wait_healthy notifier "$NOTIFIER_HTTP_PORT"
 wait_healthy tracker "$TRACKER_HTTP_PORT"
 
 set +e
-"${UV[@]}" run --frozen --no-sync python scripts/demo_ehr.py --namespace "$NS"
+"${UV[@]}" run --frozen --no-sync python scripts/demo_ehr.py --namespace "$NS" ${DEMO_ARGS:-}
 demo=$?
 set -e
 if [ "$EXIT_AFTER_DEMO" = 1 ]; then exit "$demo"; fi
