@@ -177,3 +177,9 @@ def test_every_event_has_the_envelope() -> None:
         assert {"event_id", "type", "schema_version", "occurred_at", "clinic_id"} <= set(wire)
         assert wire["correlation_id"]
         assert isinstance(event, Event)
+
+
+def test_oversized_time_zone_is_a_validation_error_not_a_crash() -> None:
+    # Found by the hostile-input drill: ZoneInfo raises OSError on a very long name.
+    assert "schedule.timezone" in error_text(assigned(schedule__timezone="x" * 100_000))
+    assert "schedule.timezone" in error_text(assigned(schedule__timezone="../../etc/passwd"))

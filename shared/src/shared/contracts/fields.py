@@ -31,7 +31,7 @@ def _require_aware(value: datetime) -> datetime:
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(
             f"unknown IANA time zone {value!r} (expected e.g. 'Europe/Berlin')"
         ) from exc
@@ -73,7 +73,7 @@ def _naive_time(value: time) -> time:
 UtcDatetime = Annotated[datetime, AfterValidator(_require_aware)]
 """A time-zone-aware instant, normalised to UTC. Naive datetimes are refused."""
 
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
 PhoneE164 = Annotated[str, AfterValidator(_check_e164)]
 Email = EmailStr
 RRule = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_check_rrule)]
