@@ -86,3 +86,12 @@ def verify_done_token(secret: str, token: str, *, now: datetime | None = None) -
     if (now or datetime.now(UTC)).timestamp() > claims.expires_at:
         raise TokenError("expired", "the link has expired")
     return claims
+
+
+# The tracker serves the one-tap link at this path; the notifier builds links with it.
+DONE_PATH = "/done"
+
+
+def done_link(public_base_url: str, token: str) -> str:
+    """The URL a client taps: ``<tracker public base>/done/<token>``."""
+    return f"{public_base_url.rstrip('/')}{DONE_PATH}/{token}"

@@ -1,12 +1,26 @@
-"""Message handlers: validate (by type), hand to the planner, persist timers."""
+"""Message handlers: validate (by type), apply to the client's state, re-plan its timers."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from faststream import AckPolicy
 from pydantic import Field
 
+from scheduler.planning.ids import assignment_key
+from scheduler.planning.rules import never_occurs
+from scheduler.replan import Replanner, client_key, policy_key
+from scheduler.state import (
+    Prefs,
+    Status,
+    apply_assignment,
+    apply_completion,
+    apply_consent,
+    apply_lifecycle,
+    apply_prefs,
+    as_assigned,
+)
 from shared.broker import rabbit_queue
 from shared.contracts import (
     ActivityAssigned,
@@ -20,6 +34,8 @@ from shared.contracts import (
     CompletionRecorded,
     ConsentChanged,
 )
+from shared.contracts.vocabulary import Channel
+from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import SCHEDULER_QUEUE
@@ -41,7 +57,13 @@ SchedulerInput = Annotated[
 log = get_logger("scheduler.handlers")
 
 
-def register(service: Service) -> None:
+class Runtime:
+    """Set when the service starts (it needs the Redis connection)."""
+
+    replanner: Replanner
+
+
+def register(service: Service, runtime: Runtime) -> None:
     @service.broker.subscriber(
         rabbit_queue(service.topology, SCHEDULER_QUEUE),
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -49,4 +71,100 @@ def register(service: Service) -> None:
         description="Assignment lifecycle, client preferences and clinic policies.",
     )
     async def on_event(event: SchedulerInput) -> None:
-        log.info("event received", assignment=getattr(event, "assignment_id", None))
+        store = runtime.replanner.store
+        if await store.seen(str(event.event_id)):
+            log.info("duplicate event ignored")
+            return
+        changed = await handle(runtime.replanner, event)
+        await store.mark_seen(str(event.event_id))
+        log.info("event applied", changed=changed)
+
+
+async def handle(replanner: Replanner, event: SchedulerInput) -> bool:  # noqa: PLR0911
+    """One branch per input event type; True if the client's plan changed."""
+    match event:
+        case ActivityAssigned() | ActivityUpdated():
+            return await _assignment(replanner, event)
+        case ActivityCancelled():
+            return await _lifecycle(replanner, event, Status.CANCELLED)
+        case ActivityPaused():
+            return await _lifecycle(replanner, event, Status.PAUSED, event.until)
+        case ActivityResumed():
+            return await _lifecycle(replanner, event, Status.ACTIVE)
+        case ActivityCompleted() | CompletionRecorded():
+            return await _completion(replanner, event)
+        case ClientPreferencesChanged():
+            return await _preferences(replanner, event)
+        case ConsentChanged():
+            return await _consent(replanner, event)
+        case ClinicPolicyChanged():
+            return await _policy(replanner, event)
+
+
+async def _assignment(replanner: Replanner, event: ActivityAssigned | ActivityUpdated) -> bool:
+    assigned = as_assigned(event)
+    pkey = policy_key(event.clinic_id, event.policy_id)
+    policy = await replanner.store.policy(pkey)
+    if policy is None:
+        # Policies and assignments may race at start-up: retry a few times; the retry
+        # budget then dead-letters the event with this reason.
+        raise TransientError(f"unknown policy {event.policy_id!r} for clinic {event.clinic_id!r}")
+    if never_occurs(assigned, policy):
+        raise PermanentError("schedule has no occurrence at all (check rrule, start and end)")
+    ckey = client_key(event.clinic_id, event.client_ref)
+    await replanner.store.add_policy_user(pkey, ckey)
+    akey = assignment_key(event.clinic_id, event.assignment_id)
+    return await replanner.change(ckey, lambda s: apply_assignment(s, akey, assigned))
+
+
+async def _lifecycle(
+    replanner: Replanner,
+    event: ActivityCancelled | ActivityPaused | ActivityResumed,
+    status: Status,
+    until: date | None = None,
+) -> bool:
+    akey = assignment_key(event.clinic_id, event.assignment_id)
+    return await replanner.change(
+        client_key(event.clinic_id, event.client_ref),
+        lambda s: apply_lifecycle(s, akey, event.version, status, until),
+    )
+
+
+async def _completion(replanner: Replanner, event: ActivityCompleted | CompletionRecorded) -> bool:
+    akey = assignment_key(event.clinic_id, event.assignment_id)
+    today = datetime.now(UTC).date()
+    return await replanner.change(
+        client_key(event.clinic_id, event.client_ref),
+        lambda s: apply_completion(s, akey, event.occurrence_date, today),
+    )
+
+
+async def _preferences(replanner: Replanner, event: ClientPreferencesChanged) -> bool:
+    prefs = Prefs(
+        version=event.version,
+        timezone=event.timezone,
+        quiet_hours=event.quiet_hours,
+        opted_out=event.opted_out,
+        consent={ch: event.consent.allows(ch) for ch in Channel},
+    )
+    return await replanner.change(
+        client_key(event.clinic_id, event.client_ref), lambda s: apply_prefs(s, prefs)
+    )
+
+
+async def _consent(replanner: Replanner, event: ConsentChanged) -> bool:
+    return await replanner.change(
+        client_key(event.clinic_id, event.client_ref),
+        lambda s: apply_consent(s, event.channel, event.opted_out),
+    )
+
+
+async def _policy(replanner: Replanner, event: ClinicPolicyChanged) -> bool:
+    pkey = policy_key(event.clinic_id, event.policy.policy_id)
+    current = await replanner.store.policy(pkey)
+    if current is not None and current.version >= event.policy.version:
+        return False
+    await replanner.store.put_policy(pkey, event.policy)
+    for ckey in await replanner.store.policy_users(pkey):
+        await replanner.replan(ckey)
+    return True

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,3 +10,34 @@ class SchedulerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SCHEDULER_", extra="ignore", frozen=True)
 
     http_port: int = 8001
+    shard_count: int = Field(
+        default=16, ge=1, le=1024, description="Timer shards (one hash slot each)."
+    )
+    lease_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="A claimed timer re-fires elsewhere after this."
+    )
+    horizon_days: int = Field(default=7, ge=1, le=60, description="How far ahead to plan.")
+    roll_after_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 30,
+        description="Re-plan a client this often (rolls the horizon).",
+    )
+    roll_check_seconds: float = Field(
+        default=60.0, gt=0, le=3600, description="How often a replica looks for clients to roll."
+    )
+    max_sleep_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Longest sleep of the firing loop."
+    )
+    claim_batch: int = Field(default=500, ge=1, le=10_000, description="Timers per claim call.")
+    publish_concurrency: int = Field(
+        default=256, ge=1, le=10_000, description="Reminders awaiting a confirm at once."
+    )
+    backlog_interval_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="Period of scheduler.backlog.reported."
+    )
+    replica: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._:\-]{0,64}$",
+        description="Name in backlog reports; host and pid if unset.",
+    )

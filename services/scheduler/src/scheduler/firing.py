@@ -1,0 +1,140 @@
+"""The firing loop: claim due timers shard by shard, publish with confirms, then ack.
+
+No leader and no fixed polling: each replica sleeps until the earliest due time it saw
+(at most ``max_sleep``) and wakes early when a replica adds an earlier timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from scheduler.planning.ids import TimerMember
+from scheduler.store import Claimed, TimerStore
+from shared.contracts import ReminderDue
+from shared.contracts.vocabulary import ActivityKind
+from shared.logging import get_logger
+
+log = get_logger("scheduler.firing")
+
+FIRED = Counter("bs_scheduler_reminders_fired_total", "reminder.due published and confirmed.")
+PENDING = Gauge("bs_scheduler_pending_timers", "Timers waiting in Redis (all shards).")
+LATENESS = Histogram(
+    "bs_scheduler_lateness_seconds",
+    "Confirmed publish time minus planned time.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+# uuid5 namespace: a reminder's event id is derived from its reminder id, so a
+# re-fire after a crash carries the same message id as the first attempt.
+EVENT_NS = uuid.UUID("6f1c1a52-3b0e-4c38-9d1f-6a3f7d0b2c11")
+
+Publish = Callable[[ReminderDue], Awaitable[None]]
+
+
+def reminder_event(member: TimerMember, info: bytes) -> ReminderDue:
+    data = json.loads(info)
+    return ReminderDue(
+        event_id=uuid.uuid5(EVENT_NS, member.reminder_id),
+        clinic_id=member.clinic_id,
+        correlation_id=data["r"],
+        reminder_id=member.reminder_id,
+        assignment_id=member.assignment_id,
+        assignment_version=data["v"],
+        client_ref=data["c"],
+        occurrence_date=member.occurrence,
+        purpose=member.purpose,
+        planned_for=member.fire_at,
+        activity_kind=ActivityKind(data["k"]),
+        activity_title=data["t"],
+        policy_id=data["p"],
+    )
+
+
+class Firer:
+    def __init__(
+        self,
+        store: TimerStore,
+        publish: Publish,
+        *,
+        lease_seconds: float,
+        batch: int,
+        concurrency: int,
+        max_sleep: float,
+        wake: asyncio.Event,
+    ) -> None:
+        self.store = store
+        self.publish = publish
+        self.lease_ms = int(lease_seconds * 1000)
+        self.batch = batch
+        self.max_sleep = max_sleep
+        self.wake = wake
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                delay = await self.fire_once()
+            except Exception:  # Redis or broker outage: keep the loop alive, try again soon
+                log.exception("firing pass failed")
+                delay = 1.0
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+
+    async def fire_once(self) -> float:
+        """One pass over every shard; returns how long to sleep."""
+        shards = list(range(self.store.keys.shard_count))
+        start = random.randrange(len(shards))  # noqa: S311 (spreads replicas, not crypto)
+        delay = self.max_sleep
+        for n in shards[start:] + shards[:start]:
+            while True:
+                claimed = await self.store.claim(n, self.batch, self.lease_ms)
+                if claimed.members:
+                    await self._fire(n, claimed)
+                if len(claimed.members) < self.batch:
+                    break
+            if claimed.next_due_ms is not None:
+                delay = min(delay, max(0.0, (claimed.next_due_ms - claimed.redis_now_ms) / 1000))
+        return delay
+
+    async def _fire(self, shard: int, claimed: Claimed) -> None:
+        results = await asyncio.gather(
+            *(self._one(m, i) for m, i in zip(claimed.members, claimed.infos, strict=True))
+        )
+        done = [m for m, ok in zip(claimed.members, results, strict=True) if ok]
+        await self.store.ack(shard, claimed.lease_ms, done)
+
+    async def _one(self, raw: str, info: bytes | None) -> bool:
+        member = TimerMember.decode(raw)
+        if info is None:
+            return True  # its assignment is gone: nothing to send, just drop the timer
+        async with self._slots:
+            try:
+                await self.publish(reminder_event(member, info))
+            except Exception:  # not confirmed: the lease runs out and it fires again
+                log.exception("publish failed", reminder_id=member.reminder_id)
+                return False
+        FIRED.inc()
+        LATENESS.observe((datetime.now(UTC) - member.fire_at).total_seconds())
+        return True
+
+
+async def listen_for_wakes(store: TimerStore, wake: asyncio.Event) -> None:
+    """Other replicas announce earlier timers on a pub/sub channel."""
+    while True:
+        try:
+            async with store.redis.pubsub() as pubsub:
+                await pubsub.subscribe(store.keys.wake_channel)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        wake.set()
+        except Exception:
+            log.exception("wake listener failed; resubscribing")
+            await asyncio.sleep(1)

@@ -1,0 +1,63 @@
+"""The Lua scripts of the timer store. Each touches keys of one hash slot only."""
+
+from __future__ import annotations
+
+# KEYS: due, fire, clients, client.  ARGV: expected rev, roll-at ms, JSON change.
+# Replaces the client's state and timers atomically if nobody else changed it since it
+# was read (optimistic concurrency on ``rev``). Timers in both the old and the new plan
+# keep their score, so one that is claimed (leased) right now is not fired twice.
+COMMIT = """
+local rev = tonumber(redis.call('HGET', KEYS[4], 'rev') or '0')
+if rev ~= tonumber(ARGV[1]) then return -1 end
+local c = cjson.decode(ARGV[3])
+local new = {}
+for _, t in ipairs(c.timers) do new[t[1]] = t[2] end
+local old = redis.call('HGET', KEYS[4], 'timers')
+if old then
+  for m in string.gmatch(old, '[^\\n]+') do
+    if not new[m] then redis.call('ZREM', KEYS[1], m) end
+  end
+end
+local members = {}
+for _, t in ipairs(c.timers) do
+  redis.call('ZADD', KEYS[1], 'NX', t[2], t[1])
+  members[#members + 1] = t[1]
+end
+for _, p in ipairs(c.hset) do redis.call('HSET', KEYS[4], p[1], p[2]) end
+for _, f in ipairs(c.hdel) do redis.call('HDEL', KEYS[4], f) end
+for _, p in ipairs(c.fire_set) do redis.call('HSET', KEYS[2], p[1], p[2]) end
+for _, a in ipairs(c.fire_del) do redis.call('HDEL', KEYS[2], a) end
+redis.call('HSET', KEYS[4], 'timers', table.concat(members, '\\n'), 'rev', rev + 1)
+redis.call('ZADD', KEYS[3], ARGV[2], c.client)
+return rev + 1
+"""
+
+# KEYS: due, fire.  ARGV: max items, lease ms.
+# Takes due timers by the server's clock and pushes each one's score to the lease expiry:
+# acked timers are removed; a timer whose replica died simply becomes due again.
+CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local lease = now + tonumber(ARGV[2])
+local infos = {}
+for i, m in ipairs(items) do
+  redis.call('ZADD', KEYS[1], 'XX', lease, m)
+  infos[i] = redis.call('HGET', KEYS[2], string.match(m, '^[^|]+')) or false
+end
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {now, lease, items, infos, nxt[2] or false}
+"""
+
+# KEYS: due.  ARGV: lease ms, members...
+# Removes published timers, unless their lease ran out and another replica took them.
+ACK = """
+local n = 0
+for i = 2, #ARGV do
+  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) == tonumber(ARGV[1]) then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n
+"""

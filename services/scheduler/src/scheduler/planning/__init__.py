@@ -1,0 +1,1 @@
+"""Pure planning: assignments, policies and preferences in, reminder instants out (no I/O)."""

@@ -1,0 +1,101 @@
+"""Plan a client's reminders over a rolling horizon.
+
+A client is the unit of planning because caps apply across all of a client's
+activities. Candidates are generated for whole local weeks (see ``caps``), capped,
+then only those in ``[now, now + horizon)`` are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from scheduler.planning.caps import apply_caps
+from scheduler.planning.local_time import local_instant, outside_quiet, spread_offset
+from scheduler.planning.model import AssignmentPlanInput, ClientContext, Plan, PlannedReminder
+from scheduler.planning.rules import EffectiveRule, effective_rule, last_allowed_day
+from shared.contracts import Caps
+from shared.contracts.vocabulary import ReminderPurpose
+from shared.recurrence import occurrence_dates
+
+MAX_LEAD_DAYS = 30
+
+
+def plan_client(
+    client: ClientContext,
+    assignments: list[AssignmentPlanInput],
+    now: datetime,
+    horizon: timedelta,
+) -> Plan:
+    if not assignments:
+        return Plan(reminders=(), horizon_end=now + horizon)
+    timezone = client.timezone or assignments[0].assignment.schedule.timezone
+    tz = ZoneInfo(timezone)
+    today = now.astimezone(tz).date()
+    first = today - timedelta(days=today.weekday())  # Monday of this week
+    end_day = (now + horizon).astimezone(tz).date()
+    last = end_day + timedelta(days=6 - end_day.weekday())  # Sunday of the last week
+    candidates = [
+        r
+        for a in assignments
+        for r in _candidates(a, client, timezone, first, last)
+        if first <= r.fire_at.astimezone(tz).date() <= last
+    ]
+    kept, capped = apply_caps(candidates, _tightest_caps(assignments), timezone)
+    horizon_end = now + horizon
+    window = tuple(r for r in kept if now <= r.fire_at < horizon_end)
+    capped_now = [r for r in capped if now <= r.fire_at < horizon_end]
+    return Plan(reminders=window, capped=len(capped_now), horizon_end=horizon_end)
+
+
+def _tightest_caps(assignments: list[AssignmentPlanInput]) -> Caps:
+    """A client under several policies gets the strictest caps of them all."""
+    return Caps(
+        per_day=min(a.policy.caps.per_day for a in assignments),
+        per_week=min(a.policy.caps.per_week for a in assignments),
+    )
+
+
+def _candidates(
+    a: AssignmentPlanInput, client: ClientContext, timezone: str, first: date, last: date
+) -> Iterator[PlannedReminder]:
+    if a.paused and a.paused_until is None:
+        return
+    rule = effective_rule(a.assignment, a.policy, client.quiet_hours)
+    end = last_allowed_day(a.assignment, a.policy)
+    hi = (
+        min(last + timedelta(days=MAX_LEAD_DAYS), end)
+        if end
+        else last + timedelta(days=MAX_LEAD_DAYS)
+    )
+    for day in occurrence_dates(a.assignment.schedule, first, hi):
+        if day in a.done or (a.paused and a.paused_until and day <= a.paused_until):
+            continue
+        yield from _for_occurrence(a, client, rule, timezone, day)
+
+
+def _for_occurrence(
+    a: AssignmentPlanInput, client: ClientContext, rule: EffectiveRule, timezone: str, day: date
+) -> Iterator[PlannedReminder]:
+    slots: list[tuple[ReminderPurpose, date, time, str]] = [
+        (ReminderPurpose.REMINDER, day, t, t.strftime("%H%M")) for t in rule.times_of_day
+    ]
+    slots += [
+        (
+            ReminderPurpose.LEAD,
+            day - timedelta(days=lt.days_before),
+            lt.at,
+            f"L{lt.days_before}-{lt.at.strftime('%H%M')}",
+        )
+        for lt in rule.lead_times
+    ]
+    slots += [
+        (ReminderPurpose.NUDGE, day, n.if_not_done_by, f"N{n.if_not_done_by.strftime('%H%M')}")
+        for n in rule.nudges
+    ]
+    for purpose, on, at, slot in slots:
+        offset = spread_offset(client.client_key, slot, rule.spread_minutes)
+        instant = local_instant(on, at, timezone) + offset
+        fire_at = outside_quiet(instant, timezone, rule.quiet_hours, offset)
+        yield PlannedReminder(fire_at, a.key, day, purpose, slot)

@@ -1,0 +1,137 @@
+"""Load a client's state, apply a change, re-plan, commit: atomically per client.
+
+Every input event ends here. Concurrent replicas are resolved by the commit's check
+on the client's revision: the loser reads again and re-applies its change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter
+
+from scheduler.planning.ids import TimerMember
+from scheduler.planning.model import AssignmentPlanInput, ClientContext
+from scheduler.planning.plan import plan_client
+from scheduler.planning.rules import effective_rule
+from scheduler.state import ClientState, Status
+from scheduler.store import TimerStore
+from shared.contracts import ActivityAssigned, ClinicPolicy
+from shared.contracts.vocabulary import Channel
+from shared.errors import TransientError
+
+COMMIT_ATTEMPTS = 8
+
+CAPPED = Counter(
+    "bs_scheduler_reminders_capped_total",
+    "Reminder candidates not planned because of a client's caps (counted per re-plan).",
+)
+REPLANS = Counter("bs_scheduler_replans_total", "Client re-plans committed.")
+
+
+def client_key(clinic_id: str, client_ref: str) -> str:
+    return f"{clinic_id}/{client_ref}"
+
+
+def policy_key(clinic_id: str, policy_id: str) -> str:
+    return f"{clinic_id}/{policy_id}"
+
+
+class Replanner:
+    def __init__(
+        self,
+        store: TimerStore,
+        horizon: timedelta,
+        roll_after: timedelta,
+        wake_within: timedelta,
+        wake: asyncio.Event,
+    ) -> None:
+        self.store = store
+        self.horizon = horizon
+        self.roll_after = roll_after
+        self.wake_within = wake_within
+        self.wake = wake
+
+    async def change(self, key: str, mutate: Callable[[ClientState], bool]) -> bool:
+        """Apply ``mutate`` to the client and re-plan; False if it changed nothing."""
+        for _ in range(COMMIT_ATTEMPTS):
+            state = await self.store.load_client(key)
+            if not mutate(state):
+                return False
+            if await self._commit(state):
+                return True
+        raise TransientError(f"client {key} kept changing under us; retrying later")
+
+    async def replan(self, key: str) -> bool:
+        return await self.change(key, lambda _: True)
+
+    async def _commit(self, state: ClientState) -> bool:
+        now = datetime.now(UTC)
+        inputs, channels, fire = await self._inputs(state)
+        timers: list[tuple[str, int]] = []
+        if inputs and state.reachable(channels):
+            prefs = state.prefs
+            context = ClientContext(
+                client_key=state.client_key,
+                timezone=prefs.timezone if prefs else None,
+                quiet_hours=prefs.quiet_hours if prefs else None,
+            )
+            plan = plan_client(context, inputs, now, self.horizon)
+            CAPPED.inc(plan.capped)
+            members = [TimerMember.of(r) for r in plan.reminders]
+            timers = [(m.encode(), m.score) for m in members]
+        if not await self.store.commit(state, timers, fire, now + self.roll_after):
+            return False
+        REPLANS.inc()
+        if timers and min(s for _, s in timers) < (now + self.wake_within).timestamp() * 1000:
+            self.wake.set()
+            await self.store.wake_others()
+        return True
+
+    async def _inputs(
+        self, state: ClientState
+    ) -> tuple[list[AssignmentPlanInput], set[Channel], dict[str, str]]:
+        inputs: list[AssignmentPlanInput] = []
+        channels: set[Channel] = set()
+        fire: dict[str, str] = {}
+        policies: dict[str, ClinicPolicy | None] = {}
+        for key, rec in sorted(state.assignments.items()):
+            a = rec.assignment
+            if a is None or rec.status is Status.CANCELLED:
+                continue
+            pkey = policy_key(a.clinic_id, a.policy_id)
+            if pkey not in policies:
+                policies[pkey] = await self.store.policy(pkey)
+            policy = policies[pkey]
+            if policy is None:
+                continue  # the handler refuses these; a stored one waits for its policy
+            fire[key] = fire_info(a.client_ref, rec.version, a, policy.policy_id)
+            channels |= set(effective_rule(a, policy, None).channels)
+            inputs.append(
+                AssignmentPlanInput(
+                    key=key,
+                    assignment=a,
+                    policy=policy,
+                    done=frozenset(rec.done),
+                    paused=rec.status is Status.PAUSED,
+                    paused_until=rec.paused_until,
+                )
+            )
+        return inputs, channels, fire
+
+
+def fire_info(client_ref: str, version: int, a: ActivityAssigned, policy_id: str) -> str:
+    """What a reminder.due needs beyond the timer member, kept once per assignment."""
+    return json.dumps(
+        {
+            "c": client_ref,
+            "v": version,
+            "k": a.activity.kind.value,
+            "t": a.activity.title,
+            "p": policy_id,
+            "r": a.correlation_id,
+        }
+    )

@@ -1,0 +1,142 @@
+"""The Redis adapter: client state, policies and the sharded timers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from scheduler import lua
+from scheduler.keys import Keys
+from scheduler.state import AssignmentRecord, ClientState, Prefs
+from shared.contracts import ClinicPolicy
+
+SEEN_TTL_SECONDS = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Claimed:
+    redis_now_ms: int
+    lease_ms: int
+    members: list[str]
+    infos: list[bytes | None]
+    next_due_ms: int | None
+
+
+class TimerStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+        self._commit = redis.register_script(lua.COMMIT)
+        self._claim = redis.register_script(lua.CLAIM)
+        self._ack = redis.register_script(lua.ACK)
+
+    # -- client state -------------------------------------------------------------
+    async def load_client(self, client_key: str) -> ClientState:
+        shard = self.keys.shard(self.keys.shard_of(client_key))
+        raw = cast(dict[bytes, bytes], await self.redis.hgetall(shard.client(client_key)))
+        state = ClientState(client_key=client_key, rev=int(raw.get(b"rev", b"0")))
+        for field, value in raw.items():
+            name = field.decode()
+            if name == "prefs":
+                state.prefs = Prefs.model_validate_json(value)
+            elif name.startswith("a:"):
+                state.assignments[name[2:]] = AssignmentRecord.model_validate_json(value)
+            elif name == "timers":
+                state.timers = [m for m in value.decode().split("\n") if m]
+        return state
+
+    async def commit(
+        self,
+        state: ClientState,
+        timers: list[tuple[str, int]],
+        fire: dict[str, str],
+        roll_at: datetime,
+    ) -> bool:
+        """Store the state and its new timers; False if the client changed meanwhile."""
+        shard = self.keys.shard(self.keys.shard_of(state.client_key))
+        hset = {f"a:{k}": r.model_dump_json() for k, r in state.assignments.items()}
+        if state.prefs is not None:
+            hset["prefs"] = state.prefs.model_dump_json()
+        change = {
+            "client": state.client_key,
+            "timers": [[m, str(s)] for m, s in timers],
+            # Pairs, not objects: cjson cannot tell an empty object from an empty list.
+            "hset": list(hset.items()),
+            "hdel": [],
+            "fire_set": list(fire.items()),
+            "fire_del": [k for k in state.assignments if k not in fire],
+        }
+        keys = [shard.due, shard.fire, shard.clients, shard.client(state.client_key)]
+        args: list[str | int] = [state.rev, int(roll_at.timestamp() * 1000), json.dumps(change)]
+        result = await self._commit(keys=keys, args=args)
+        return int(result) >= 0
+
+    async def clients_to_roll(self, shard_no: int, now: datetime, limit: int) -> list[str]:
+        shard = self.keys.shard(shard_no)
+        now_ms = int(now.timestamp() * 1000)
+        raw = await self.redis.zrangebyscore(shard.clients, "-inf", now_ms, start=0, num=limit)
+        return [cast(bytes, m).decode() for m in raw]
+
+    # -- policies ---------------------------------------------------------------------
+    async def policy(self, policy_key: str) -> ClinicPolicy | None:
+        raw = await self.redis.get(self.keys.policy(policy_key))
+        return ClinicPolicy.model_validate_json(raw) if raw else None
+
+    async def put_policy(self, policy_key: str, policy: ClinicPolicy) -> None:
+        await self.redis.set(self.keys.policy(policy_key), policy.model_dump_json())
+
+    async def add_policy_user(self, policy_key: str, client_key: str) -> None:
+        await self.redis.sadd(self.keys.policy_users(policy_key), client_key)
+
+    async def policy_users(self, policy_key: str) -> list[str]:
+        key = self.keys.policy_users(policy_key)
+        return [m.decode() async for m in self.redis.sscan_iter(key, count=500)]
+
+    # -- idempotency --------------------------------------------------------------------
+    async def seen(self, event_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.seen(event_id)))
+
+    async def mark_seen(self, event_id: str) -> None:
+        await self.redis.set(self.keys.seen(event_id), b"1", ex=SEEN_TTL_SECONDS)
+
+    # -- timers ---------------------------------------------------------------------------
+    async def claim(self, shard_no: int, limit: int, lease_ms: int) -> Claimed:
+        shard = self.keys.shard(shard_no)
+        now, lease, members, infos, nxt = cast(
+            list[Any], await self._claim(keys=[shard.due, shard.fire], args=[limit, lease_ms])
+        )
+        return Claimed(
+            redis_now_ms=int(now),
+            lease_ms=int(lease),
+            members=[m.decode() for m in members],
+            infos=list(infos),
+            next_due_ms=int(float(nxt)) if nxt is not None else None,
+        )
+
+    async def ack(self, shard_no: int, lease_ms: int, members: list[str]) -> int:
+        if not members:
+            return 0
+        shard = self.keys.shard(shard_no)
+        return int(await self._ack(keys=[shard.due], args=[lease_ms, *members]))
+
+    async def backlog(self) -> tuple[int, int, datetime | None]:
+        """(pending, overdue, next due) over every shard."""
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        for shard in self.keys.shards():
+            pipe.zcard(shard.due)
+            pipe.zcount(shard.due, "-inf", now_ms)
+            pipe.zrange(shard.due, 0, 0, withscores=True)
+        out = await pipe.execute()
+        pending = sum(int(x) for x in out[0::3])
+        overdue = sum(int(x) for x in out[1::3])
+        firsts = [int(first[0][1]) for first in out[2::3] if first]
+        nxt = datetime.fromtimestamp(min(firsts) / 1000, UTC) if firsts else None
+        return pending, overdue, nxt
+
+    async def wake_others(self) -> None:
+        await self.redis.publish(self.keys.wake_channel, b"1")
