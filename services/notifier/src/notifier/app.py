@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from notifier import handlers
+from notifier import handlers, webhooks
+from notifier.providers.base import Provider
+from notifier.runtime import Runtime
 from notifier.settings import NotifierSettings
 from shared.contracts import (
+    Channel,
     CompletionReported,
     ConsentChanged,
     DeliveryStatusChanged,
@@ -21,9 +24,17 @@ NAME = "notifier"
 
 
 def create_service(settings: NotifierSettings | None = None) -> Service:
+    return build(settings)[0]
+
+
+def build(
+    settings: NotifierSettings | None = None, providers: dict[Channel, Provider] | None = None
+) -> tuple[Service, Runtime]:
+    """The service and its runtime; tests may pass their own providers."""
+    settings = settings or NotifierSettings()
     service = Service(
         name=NAME,
-        settings=settings or NotifierSettings(),
+        settings=settings,
         consumes=(NOTIFIER_REMINDERS_QUEUE, NOTIFIER_DIRECTORY_QUEUE),
         publishes=(
             NotificationDispatched,
@@ -34,9 +45,17 @@ def create_service(settings: NotifierSettings | None = None) -> Service:
             CompletionReported,
         ),
     )
-    handlers.register(service)
-    return service
+    runtime = Runtime(settings, providers=providers)
+    service.on_start.append(runtime.start)
+    service.on_stop.append(runtime.stop)
+    handlers.register(service, runtime)
+    return service, runtime
 
 
-def create_app(settings: NotifierSettings | None = None) -> FastAPI:
-    return create_http_app(create_service(settings))
+def create_app(
+    settings: NotifierSettings | None = None, providers: dict[Channel, Provider] | None = None
+) -> FastAPI:
+    service, runtime = build(settings, providers)
+    app = create_http_app(service)
+    webhooks.add_routes(app, service, runtime)
+    return app

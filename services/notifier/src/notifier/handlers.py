@@ -7,6 +7,7 @@ from typing import Annotated
 from faststream import AckPolicy
 from pydantic import Field
 
+from notifier.runtime import Runtime
 from shared.broker import rabbit_queue
 from shared.contracts import (
     ClientPreferencesChanged,
@@ -25,7 +26,7 @@ DirectoryInput = Annotated[
 log = get_logger("notifier.handlers")
 
 
-def register(service: Service) -> None:
+def register(service: Service, runtime: Runtime) -> None:
     @service.broker.subscriber(
         rabbit_queue(service.topology, NOTIFIER_REMINDERS_QUEUE),
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -33,7 +34,7 @@ def register(service: Service) -> None:
         description="Reminders that are due now.",
     )
     async def on_reminder_due(event: ReminderDue) -> None:
-        log.info("reminder due", reminder_id=event.reminder_id, purpose=event.purpose)
+        await runtime.dispatcher.handle(event)
 
     @service.broker.subscriber(
         rabbit_queue(service.topology, NOTIFIER_DIRECTORY_QUEUE),
@@ -42,4 +43,21 @@ def register(service: Service) -> None:
         description="Contact points, consent and clinic messaging settings.",
     )
     async def on_directory_event(event: DirectoryInput) -> None:
-        log.info("directory event", event_type=event.type)
+        await apply_directory_event(runtime, event)
+
+
+async def apply_directory_event(
+    runtime: Runtime, event: ClientPreferencesChanged | ClinicPolicyChanged | ConsentChanged
+) -> None:
+    directory = runtime.directory
+    if isinstance(event, ClientPreferencesChanged):
+        stored = await directory.save_preferences(event)
+        log.info("preferences", client_ref=event.client_ref, version=event.version, stored=stored)
+    elif isinstance(event, ClinicPolicyChanged):
+        stored = await directory.save_policy(event.clinic_id, event.policy)
+        log.info("clinic policy", policy_id=event.policy.policy_id, stored=stored)
+    else:
+        await directory.set_opt_out(
+            event.clinic_id, event.client_ref, event.channel, event.opted_out
+        )
+        log.info("consent", client_ref=event.client_ref, channel=event.channel.value)

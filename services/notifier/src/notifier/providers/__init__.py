@@ -1,0 +1,1 @@
+"""Message providers: one module per provider, all behind ``base.Provider``."""

@@ -1,0 +1,78 @@
+"""The notifier's collaborators, built when the service starts (Redis is connected then)
+and closed when it stops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from notifier.compose import LinkConfig
+from notifier.directory import Directory
+from notifier.dispatch import Dispatcher, Limits
+from notifier.ledger import Ledger
+from notifier.providers.base import Provider
+from notifier.providers.registry import build_providers
+from notifier.resilience import CircuitBreaker, RateLimiter
+from notifier.settings import NotifierSettings
+from shared.contracts import Channel
+from shared.service import Service
+
+
+@dataclass
+class Runtime:
+    settings: NotifierSettings
+    providers: dict[Channel, Provider] | None = None
+    _directory: Directory | None = None
+    _dispatcher: Dispatcher | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def directory(self) -> Directory:
+        if self._directory is None:
+            raise RuntimeError("the notifier has not started")
+        return self._directory
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("the notifier has not started")
+        return self._dispatcher
+
+    async def start(self, service: Service) -> None:
+        s = self.settings
+        redis, prefix = service.redis, service.key()
+        self.providers = self.providers or build_providers(s)
+        self._directory = Directory(redis, prefix)
+        self._dispatcher = Dispatcher(
+            directory=self._directory,
+            ledger=Ledger(redis, prefix, s.send_lease_seconds, s.dedupe_ttl_seconds),
+            limiter=RateLimiter(redis, prefix),
+            breaker=CircuitBreaker(
+                redis,
+                prefix,
+                threshold=s.circuit_failure_threshold,
+                window=s.circuit_window_seconds,
+                open_for=s.circuit_open_seconds,
+            ),
+            providers=self.providers,
+            publish=service.publisher.publish,
+            links=LinkConfig(
+                secret=s.link_secret.get_secret_value(),
+                tracker_base_url=s.public_base_url,
+                notifier_base_url=s.webhook_base_url,
+                ttl=timedelta(hours=s.done_link_ttl_hours),
+            ),
+            limits=Limits(
+                rates={
+                    Channel.SMS: s.sms_rate_per_second,
+                    Channel.EMAIL: s.email_rate_per_second,
+                    Channel.PUSH: s.push_rate_per_second,
+                },
+                rate_wait_max=s.rate_wait_max_seconds,
+                quiet_defer_max=s.quiet_defer_max_seconds,
+            ),
+        )
+
+    async def stop(self, _: Service) -> None:
+        for provider in (self.providers or {}).values():
+            await provider.aclose()

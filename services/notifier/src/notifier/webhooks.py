@@ -1,0 +1,177 @@
+"""Twilio webhooks (status callbacks, inbound SMS) and the email one-click unsubscribe.
+
+Every Twilio request must carry a valid X-Twilio-Signature over our public URL and
+its form parameters (forged => 403). Inbound keywords: STOP and its synonyms opt the
+number out at once, START/UNSTOP opt in, HELP answers with the clinic's help text,
+DONE reports completion of the latest reminded occurrence for that number.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from twilio.request_validator import RequestValidator
+
+from notifier.keywords import Keyword, parse_keyword
+from notifier.runtime import Runtime
+from notifier.twilio_status import map_status
+from notifier.unsubscribe import UNSUBSCRIBE_PATH, verify_unsubscribe
+from shared.contracts import (
+    Channel,
+    CompletionReported,
+    CompletionSource,
+    ConsentChanged,
+    DeliveryStatusChanged,
+)
+from shared.logging import get_logger
+from shared.service import Service
+
+log = get_logger("notifier.webhooks")
+TWIML = "application/xml"
+MAX_BODY = 64 * 1024
+DEFAULT_HELP = "Reply STOP to stop these messages, START to resume, DONE when you did it."
+
+
+def twiml(message: str | None = None) -> Response:
+    inner = f"<Message>{escape(message)}</Message>" if message else ""
+    body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
+    return Response(body, media_type=TWIML)
+
+
+async def signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
+    """The form parameters, if the request really comes from Twilio."""
+    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
+        raise HTTPException(415, "expected application/x-www-form-urlencoded")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise HTTPException(413, "body too large")
+    try:
+        params = dict(parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw)))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, "malformed form body") from exc
+    url = runtime.settings.webhook_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += f"?{request.url.query}"
+    validator = RequestValidator(runtime.settings.twilio_auth_token.get_secret_value())
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not validator.validate(url, params, signature):
+        log.warning("refused a request with a bad Twilio signature", path=request.url.path)
+        raise HTTPException(403, "invalid X-Twilio-Signature")
+    return params
+
+
+def require(params: dict[str, str], *names: str) -> list[str]:
+    missing = [n for n in names if not params.get(n)]
+    if missing:
+        raise HTTPException(400, f"missing form fields: {', '.join(missing)}")
+    return [params[n] for n in names]
+
+
+def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
+    router = APIRouter()
+
+    @router.post("/webhooks/twilio/status")
+    async def twilio_status(request: Request) -> Response:
+        params = await signed_form(request, runtime)
+        sid, raw_status = require(params, "MessageSid", "MessageStatus")
+        error_code = params.get("ErrorCode") or None
+        status = map_status(raw_status, error_code)
+        if status is None:
+            return Response(status_code=204)
+        reminder_id = await runtime.directory.reminder_for("twilio", sid)
+        clinic_id = "system"
+        if to := params.get("To"):
+            owner = await runtime.directory.number_owner(to)
+            clinic_id = owner.clinic_id if owner else clinic_id
+        await service.publisher.publish(
+            DeliveryStatusChanged(
+                clinic_id=clinic_id,
+                provider="twilio",
+                provider_message_id=sid[:256],
+                reminder_id=reminder_id,
+                channel=Channel.SMS,
+                status=status,
+                error_code=error_code[:64] if error_code else None,
+                reported_at=datetime.now(UTC),
+            )
+        )
+        return Response(status_code=204)
+
+    @router.post("/webhooks/twilio/inbound")
+    async def twilio_inbound(request: Request) -> Response:
+        params = await signed_form(request, runtime)
+        (phone,) = require(params, "From")
+        keyword = parse_keyword(params.get("Body", ""))
+        return await handle_keyword(service, runtime, phone, keyword)
+
+    @router.post(UNSUBSCRIBE_PATH + "/{token}")
+    async def unsubscribe(token: str) -> Response:
+        claims = verify_unsubscribe(runtime.settings.link_secret.get_secret_value(), token)
+        if claims is None:
+            raise HTTPException(400, "invalid unsubscribe link")
+        channel = Channel(claims.channel)
+        await runtime.directory.set_opt_out(claims.clinic_id, claims.client_ref, channel, True)
+        await service.publisher.publish(
+            ConsentChanged(
+                clinic_id=claims.clinic_id,
+                client_ref=claims.client_ref,
+                channel=channel,
+                opted_out=True,
+                source="unsubscribe_link",
+            )
+        )
+        return Response("You will not get these emails any more.", media_type="text/plain")
+
+    app.include_router(router)
+
+
+async def handle_keyword(
+    service: Service, runtime: Runtime, phone: str, keyword: Keyword
+) -> Response:
+    directory = runtime.directory
+    owner = await directory.number_owner(phone)
+    if keyword in (Keyword.STOP, Keyword.START):
+        out = keyword is Keyword.STOP
+        await directory.set_number_stopped(phone, out)  # at once, even for an unknown number
+        if owner is not None:
+            await directory.set_opt_out(owner.clinic_id, owner.client_ref, Channel.SMS, out)
+            await service.publisher.publish(
+                ConsentChanged(
+                    clinic_id=owner.clinic_id,
+                    client_ref=owner.client_ref,
+                    channel=Channel.SMS,
+                    opted_out=out,
+                    source="sms_keyword",
+                )
+            )
+        log.info("sms keyword", keyword=keyword.value, known=owner is not None)
+        return twiml()  # Twilio's own opt-out handling sends the confirmation text
+    if keyword is Keyword.HELP:
+        policy = await directory.policy(owner.clinic_id, "") if owner else None
+        help_text = policy.messaging.help_text if policy else None
+        return twiml(help_text or DEFAULT_HELP)
+    if keyword is Keyword.DONE:
+        return await report_done(service, runtime, phone)
+    return twiml()
+
+
+async def report_done(service: Service, runtime: Runtime, phone: str) -> Response:
+    last = await runtime.directory.last_reminder(phone)
+    if last is None:
+        return twiml("Thanks! We could not find a recent reminder for this number.")
+    await service.publisher.publish(
+        CompletionReported(
+            clinic_id=last.clinic_id,
+            assignment_id=last.assignment_id,
+            client_ref=last.client_ref,
+            occurrence_date=last.occurrence,
+            completed_at=datetime.now(UTC),
+            source=CompletionSource.SMS,
+            reminder_id=last.reminder_id,
+        )
+    )
+    log.info("sms done reported", reminder_id=last.reminder_id)
+    return twiml("Thanks! We've noted it as done. Every step counts.")

@@ -1,0 +1,221 @@
+"""The dispatcher and its Redis-backed guards, driven directly (real Redis, recording
+providers): quiet hours, dedupe lease, circuit breaker, rate limit, directory order."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import pytest
+
+from notifier.app import build
+from notifier.handlers import apply_directory_event
+from notifier.providers.base import OutboundMessage, Provider, ProviderError, SendResult
+from notifier.runtime import Runtime
+from notifier.settings import NotifierSettings
+from shared.contracts import (
+    Channel,
+    ChannelConsent,
+    ClientPreferencesChanged,
+    ConsentChanged,
+    ContactPoints,
+    Event,
+    QuietHours,
+)
+from shared.errors import PermanentError, TransientError
+from tests.notifier.conftest import CLINIC, EMAIL, PHONE, reminder
+from tests.support.infra import AMQP_URL, REDIS_URL
+from tests.support.services import running
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Recording:
+    name: str
+    fail: ProviderError | None = None
+    sent: list[OutboundMessage] = field(default_factory=list)
+
+    @property
+    def rate_key(self) -> str:
+        return f"rec:{self.name}"
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if self.fail:
+            raise self.fail
+        self.sent.append(message)
+        return SendResult(f"{self.name}-{len(self.sent)}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Rig:
+    runtime: Runtime
+    sms: Recording
+    email: Recording
+    published: list[Event]
+
+    async def prefs(self, **kw: Any) -> ClientPreferencesChanged:
+        data: dict[str, Any] = {
+            "clinic_id": CLINIC,
+            "client_ref": "cl-d",
+            "version": 1,
+            "timezone": "UTC",
+            "contacts": ContactPoints(sms=PHONE, email=EMAIL),
+            "consent": ChannelConsent(sms=True, email=True),
+        }
+        data.update(kw)
+        prefs = ClientPreferencesChanged.model_validate(data)
+        await apply_directory_event(self.runtime, prefs)
+        return prefs
+
+
+@pytest.fixture
+async def rig(namespace: str, topology: Any, redis: Any) -> AsyncIterator[Rig]:
+    sms, email = Recording("sms"), Recording("email")
+    providers: dict[Channel, Provider] = {
+        Channel.SMS: sms,
+        Channel.EMAIL: email,
+        Channel.PUSH: Recording("push"),
+    }
+    settings = NotifierSettings(
+        namespace=namespace,
+        amqp_url=AMQP_URL,
+        redis_url=REDIS_URL,
+        circuit_failure_threshold=2,
+        sms_rate_per_second=1000,
+        rate_wait_max_seconds=0.2,
+    )
+    service, runtime = build(settings, providers)
+    from shared.service import create_http_app
+
+    async with running(create_http_app(service)):
+        published: list[Event] = []
+
+        async def record(event: Event) -> None:
+            published.append(event)
+
+        runtime.dispatcher.publish = record
+        yield Rig(runtime, sms, email, published)
+
+
+def kinds(rig: Rig) -> list[str]:
+    return [e.type_tag() for e in rig.published]
+
+
+async def test_inside_short_quiet_hours_defers_with_deferred_until(rig: Rig) -> None:
+    now = datetime(2026, 11, 23, 20, 55, tzinfo=UTC)
+    await rig.prefs(quiet_hours=QuietHours(start=time(20, 0), end=time(21, 0)))
+    with pytest.raises(TransientError) as info:
+        await rig.runtime.dispatcher.handle(reminder("cl-d"), now=now)
+    assert info.value.retry_after == 300
+    suppressed = rig.published[0]
+    assert suppressed.type_tag() == "notification.suppressed"
+    assert getattr(suppressed, "deferred_until") == now + timedelta(minutes=5)  # noqa: B009
+    await rig.runtime.dispatcher.handle(reminder("cl-d"), now=now + timedelta(minutes=6))
+    assert len(rig.sms.sent) == 1
+
+
+async def test_inside_long_quiet_hours_drops_with_the_reason(rig: Rig) -> None:
+    now = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+    await rig.prefs()  # no client window: the clinic's default 21:00-08:00 is not known here
+    await rig.prefs(version=2, quiet_hours=QuietHours(start=time(21), end=time(8)))
+    await rig.runtime.dispatcher.handle(reminder("cl-d"), now=now)
+    assert kinds(rig) == ["notification.suppressed"]
+    assert getattr(rig.published[0], "deferred_until") is None  # noqa: B009
+    assert rig.sms.sent == []
+
+
+async def test_older_preferences_never_replace_newer(rig: Rig) -> None:
+    await rig.prefs(version=3, consent=ChannelConsent(email=True))
+    await rig.prefs(version=2)
+    prefs = await rig.runtime.directory.preferences(CLINIC, "cl-d")
+    assert prefs is not None
+    assert prefs.version == 3
+    await rig.runtime.dispatcher.handle(reminder("cl-d"))
+    assert len(rig.email.sent) == 1
+    assert rig.sms.sent == []
+
+
+async def test_consent_changed_opts_out_a_channel(rig: Rig) -> None:
+    await rig.prefs()
+    await apply_directory_event(
+        rig.runtime,
+        ConsentChanged(
+            clinic_id=CLINIC,
+            client_ref="cl-d",
+            channel=Channel.SMS,
+            opted_out=True,
+            source="unsubscribe_link",
+        ),
+    )
+    await rig.runtime.dispatcher.handle(reminder("cl-d"))
+    assert rig.sms.sent == []
+    assert len(rig.email.sent) == 1
+
+
+async def test_a_send_in_progress_elsewhere_is_retried_not_repeated(rig: Rig) -> None:
+    await rig.prefs()
+    due = reminder("cl-d")
+    token = await rig.runtime.dispatcher.ledger.claim(due.reminder_id)
+    assert token is not None
+    with pytest.raises(TransientError):
+        await rig.runtime.dispatcher.handle(due)
+    await rig.runtime.dispatcher.ledger.release(due.reminder_id, token)
+    await rig.runtime.dispatcher.handle(due)
+    await rig.runtime.dispatcher.handle(due)
+    assert len(rig.sms.sent) == 1
+
+
+async def test_circuit_opens_after_failures_and_refuses_quickly(rig: Rig) -> None:
+    await rig.prefs()
+    rig.sms.fail = ProviderError("sms 503", permanent=False)
+    for n in range(2):
+        with pytest.raises(TransientError):
+            await rig.runtime.dispatcher.handle(reminder("cl-d", n))
+    rig.sms.fail = None
+    with pytest.raises(TransientError, match="circuit open") as info:
+        await rig.runtime.dispatcher.handle(reminder("cl-d", 5))
+    assert info.value.retry_after is not None
+    assert info.value.retry_after > 0
+    assert rig.sms.sent == []
+
+
+async def test_rate_limit_is_shared_and_defers_beyond_the_wait(rig: Rig) -> None:
+    await rig.prefs()
+    dispatcher = rig.runtime.dispatcher
+    dispatcher.limits = replace(
+        dispatcher.limits, rates={**dispatcher.limits.rates, Channel.SMS: 1}
+    )
+    await rig.runtime.dispatcher.handle(reminder("cl-d", 0))
+    with pytest.raises(TransientError, match="rate limited"):
+        await rig.runtime.dispatcher.handle(reminder("cl-d", 1))
+    assert len(rig.sms.sent) == 1
+
+
+async def test_every_channel_failing_permanently_dead_letters(rig: Rig) -> None:
+    await rig.prefs()
+    rig.sms.fail = ProviderError("twilio 400 code 21211", permanent=True)
+    rig.email.fail = ProviderError("recipient refused", permanent=True)
+    with pytest.raises(PermanentError):
+        await rig.runtime.dispatcher.handle(reminder("cl-d"))
+    failed = [e for e in rig.published if e.type_tag() == "notification.failed"]
+    assert len(failed) == 3
+    assert all(getattr(e, "permanent") for e in failed)  # noqa: B009
+
+
+async def test_token_bucket_is_shared_by_replicas(redis: Any, namespace: str) -> None:
+    from notifier.resilience import RateLimiter
+
+    a, b = (
+        RateLimiter(redis, f"{namespace}:bs:notifier"),
+        RateLimiter(redis, f"{namespace}:bs:notifier"),
+    )
+    assert await a.acquire("twilio:AC1:+1500", rate=1) == 0
+    wait = await b.acquire("twilio:AC1:+1500", rate=1)
+    assert 0 < wait <= 1
+    assert await b.acquire("twilio:AC1:+1999", rate=1) == 0  # another sender, its own bucket
