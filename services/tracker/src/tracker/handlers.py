@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated
 
 from faststream import AckPolicy
@@ -18,6 +19,7 @@ from shared.contracts import (
     ClinicPolicyChanged,
     CompletionReported,
     ConsentChanged,
+    DeliveryStatus,
     DeliveryStatusChanged,
     NotificationDispatched,
     NotificationFailed,
@@ -26,9 +28,14 @@ from shared.contracts import (
     SchedulerBacklogReported,
     SessionUpcoming,
 )
+from shared.errors import PermanentError
 from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import TRACKER_QUEUE
+from tracker import metrics
+from tracker.recorder import CompletionInput, Recorder, StatusReport
+from tracker.records import AssignmentRecord, PausePeriod
+from tracker.runtime import TrackerRuntime
 
 TrackerInput = Annotated[
     ActivityAssigned
@@ -53,7 +60,7 @@ TrackerInput = Annotated[
 log = get_logger("tracker.handlers")
 
 
-def register(service: Service) -> None:
+def register(service: Service, runtime: TrackerRuntime) -> None:
     @service.broker.subscriber(
         rabbit_queue(service.topology, TRACKER_QUEUE),
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -61,4 +68,128 @@ def register(service: Service) -> None:
         description="Completions, delivery results and sessions to record.",
     )
     async def on_event(event: TrackerInput) -> None:
-        log.info("event recorded", event_type=event.type)
+        await handle(runtime.recorder, event)
+        metrics.EVENTS_HANDLED.labels(event.type).inc()
+
+
+async def handle(recorder: Recorder, event: TrackerInput) -> None:  # noqa: C901
+    """Route one event to the use case it feeds (a flat dispatch, read at a glance)."""
+    match event:
+        case ActivityAssigned() | ActivityUpdated():
+            await recorder.apply_assignment(event)
+        case ActivityPaused() | ActivityResumed() | ActivityCancelled():
+            await _lifecycle(recorder, event)
+        case ActivityCompleted() | CompletionReported():
+            await _completion(recorder, event)
+        case ClinicPolicyChanged():
+            await recorder.apply_policy(event.clinic_id, event)
+        case SessionUpcoming():
+            await recorder.summarize(event)
+        case ReminderDue():
+            await recorder.remember_due(event)
+        case NotificationDispatched():
+            fact = StatusReport(
+                event.reminder_id, event.channel.value, DeliveryStatus.SENT, event.provider
+            )
+            await recorder.report(event.clinic_id, fact, event.caused())
+        case NotificationFailed():
+            await _failed(recorder, event)
+        case NotificationSuppressed():
+            status = (
+                DeliveryStatus.OPTED_OUT
+                if event.reason.value == "opted_out"
+                else DeliveryStatus.SUPPRESSED
+            )
+            channel = event.channel.value if event.channel else "none"
+            fact = StatusReport(event.reminder_id, channel, status, None, event.reason.value)
+            await recorder.report(event.clinic_id, fact, event.caused())
+        case DeliveryStatusChanged():
+            await _status(recorder, event)
+        case ConsentChanged():
+            await recorder.opt_out(
+                event.clinic_id, event.channel.value, event.source, event.opted_out
+            )
+        case SchedulerBacklogReported():
+            await recorder.store.put_backlog(
+                event.replica,
+                {
+                    "replica": event.replica,
+                    "pending_timers": event.pending_timers,
+                    "next_due_at": event.next_due_at.isoformat() if event.next_due_at else None,
+                    "overdue": event.overdue,
+                    "reported_at": event.occurred_at.isoformat(),
+                },
+            )
+
+
+async def _completion(recorder: Recorder, event: ActivityCompleted | CompletionReported) -> None:
+    rating = event.rating if isinstance(event, ActivityCompleted) else None
+    await recorder.record_completion(
+        CompletionInput(
+            clinic_id=event.clinic_id,
+            assignment_id=event.assignment_id,
+            client_ref=event.client_ref,
+            occurrence_date=event.occurrence_date,
+            completed_at=event.completed_at,
+            source=event.source,
+            rating=rating,
+            note=event.note,
+        ),
+        event.caused(),
+    )
+
+
+async def _failed(recorder: Recorder, event: NotificationFailed) -> None:
+    channel = event.channel.value if event.channel else "none"
+    fact = StatusReport(
+        event.reminder_id, channel, DeliveryStatus.FAILED, event.provider, event.reason
+    )
+    if event.permanent:
+        await recorder.report(event.clinic_id, fact, event.caused())
+    else:
+        await recorder.transient_failure(event.clinic_id, fact)
+
+
+async def _status(recorder: Recorder, event: DeliveryStatusChanged) -> None:
+    if event.reminder_id is None:
+        # The notifier maps provider ids to reminders; without one there is nothing to update.
+        raise PermanentError("delivery.status.changed without reminder_id cannot be tracked")
+    reason = event.error_code or event.status.value
+    fact = StatusReport(
+        event.reminder_id, event.channel.value, event.status, event.provider, reason
+    )
+    await recorder.report(event.clinic_id, fact, event.caused())
+
+
+async def _lifecycle(
+    recorder: Recorder, event: ActivityPaused | ActivityResumed | ActivityCancelled
+) -> None:
+    def change(record: AssignmentRecord, day: date) -> AssignmentRecord:
+        """``day`` is the client's local day on which the change happened."""
+        match event:
+            case ActivityPaused():
+                if any(p.end is None for p in record.pauses) or record.status == "cancelled":
+                    return record
+                pause = PausePeriod(start=day, end=event.until)
+                return record.model_copy(
+                    update={"status": "paused", "pauses": (*record.pauses, pause)}
+                )
+            case ActivityResumed():
+                return _resumed(record, day)
+            case _:
+                return record.model_copy(update={"status": "cancelled", "cancelled_on": day})
+
+    await recorder.apply_lifecycle(
+        event, event.assignment_id, event.client_ref, event.version, change
+    )
+
+
+def _resumed(record: AssignmentRecord, day: date) -> AssignmentRecord:
+    """Close the open pause the day before; a pause resumed the same day covers nothing."""
+    closed = [
+        p if p.end is not None else PausePeriod(start=p.start, end=day - timedelta(days=1))
+        for p in record.pauses
+    ]
+    kept = tuple(p for p in closed if p.end is None or p.end >= p.start)
+    status = "cancelled" if record.status == "cancelled" else "active"
+    return record.model_copy(update={"status": status, "pauses": kept})

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -12,3 +12,21 @@ class TrackerSettings(ServiceSettings):
     http_port: int = 8003
     link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
     ops_token: SecretStr = SecretStr("dev-only-ops-token")
+    clinic_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object: dashboard token -> clinic_id; such a token sees only its clinic.",
+    )
+    delivery_retention_days: int = Field(default=35, ge=1, le=400)
+    hourly_counter_retention_days: int = Field(default=35, ge=1, le=400)
+    daily_counter_retention_days: int = Field(default=400, ge=1, le=3650)
+    assignment_retention_days: int = Field(
+        default=400, ge=30, le=3650, description="Assignments and completions, after last write."
+    )
+    stream_max_len: int = Field(
+        default=500, ge=10, le=100_000, description="Recent failures/opt-outs kept per clinic."
+    )
+    backlog_ttl_seconds: int = Field(default=60, ge=5, le=3600)
+    escalation_interval_seconds: float = Field(
+        default=300.0, ge=0.5, le=86_400, description="How often missed runs are checked."
+    )
+    summary_default_days: int = Field(default=7, ge=1, le=90)

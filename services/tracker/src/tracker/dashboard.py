@@ -1,0 +1,74 @@
+"""The ops dashboard: an offline HTML page and the JSON API behind it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from tracker.auth import Viewer, viewer_for
+from tracker.overview import merge_latest, summarize
+from tracker.runtime import TrackerRuntime
+from tracker.store import hours_back
+
+MAX_HOURS = 24 * 35  # the hourly counters' retention
+Auth = Annotated[str | None, Header()]
+
+
+def dashboard_router(runtime: TrackerRuntime) -> APIRouter:
+    router = APIRouter()
+    html = files("tracker").joinpath("static/dashboard.html").read_text()
+
+    @router.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard")
+
+    @router.get("/dashboard", response_class=HTMLResponse)
+    async def page() -> HTMLResponse:
+        # The page itself holds no data; it asks the API with the viewer's token.
+        return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+    @router.get("/api/whoami")
+    async def whoami(authorization: Auth = None) -> dict[str, Any]:
+        viewer = viewer_for(runtime.settings, authorization)
+        clinics = await runtime.recorder.store.clinics() if viewer.is_ops else [viewer.clinic_id]
+        return {"scope": "ops" if viewer.is_ops else "clinic", "clinics": clinics}
+
+    @router.get("/api/overview")
+    async def overview(
+        authorization: Auth = None,
+        clinic: str | None = None,
+        hours: Annotated[int, Query(ge=1, le=MAX_HOURS)] = 24,
+    ) -> dict[str, Any]:
+        viewer = viewer_for(runtime.settings, authorization)
+        return await build_overview(runtime, viewer, viewer.clinic_scope(clinic), hours)
+
+    return router
+
+
+async def build_overview(
+    runtime: TrackerRuntime, viewer: Viewer, clinic: str | None, hours: int
+) -> dict[str, Any]:
+    store = runtime.recorder.store
+    now = datetime.now(UTC)
+    buckets = hours_back(now, hours)
+    clinics = [clinic] if clinic else await store.clinics()
+    per_clinic = {c: await store.hourly_counts(c, buckets) for c in clinics}
+    result = summarize(buckets, per_clinic)
+    result["failures"] = merge_latest([await store.latest("failures", c, 50) for c in clinics], 50)
+    result["recent_opt_outs"] = merge_latest(
+        [await store.latest("optouts", c, 20) for c in clinics], 20
+    )
+    # Queues and timers are shared by every clinic: operations staff only.
+    result["queues"] = await runtime.queues.snapshot() if viewer.is_ops else None
+    result["backlog"] = await store.backlogs() if viewer.is_ops else None
+    result |= {
+        "clinic": clinic,
+        "hours": hours,
+        "generated_at": now.isoformat(),
+        "scope": "ops" if viewer.is_ops else "clinic",
+    }
+    return result

@@ -1,0 +1,282 @@
+"""The tracker against the real RabbitMQ and Redis: events in, EHR events out, once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aio_pika.abc import AbstractChannel
+
+from shared.contracts import (
+    ActivityCompleted,
+    CompletionReported,
+    ConsentChanged,
+    DeliveryStatusChanged,
+    NotificationDispatched,
+    NotificationFailed,
+    SessionUpcoming,
+)
+from shared.handling import REASON_HEADER
+from shared.topology import TRACKER_QUEUE, Exchange
+from tests.support.infra import wait_for
+from tests.tracker.conftest import (
+    CLINIC_TOKENS,
+    OPS,
+    Tracker,
+    assigned,
+    due,
+    policy_changed,
+    today_utc,
+)
+
+pytestmark = pytest.mark.integration
+A = {"Authorization": "Bearer token-clinic-a"}
+
+
+def status(reminder_id: str, value: str, clinic: str = "clinic-a") -> DeliveryStatusChanged:
+    return DeliveryStatusChanged(
+        clinic_id=clinic,
+        provider="twilio",
+        provider_message_id=f"SM-{reminder_id}",
+        reminder_id=reminder_id,
+        channel="sms",
+        status=value,
+        reported_at=datetime.now(UTC),
+    )
+
+
+def dispatched(reminder_id: str, clinic: str = "clinic-a") -> NotificationDispatched:
+    return NotificationDispatched(
+        clinic_id=clinic,
+        reminder_id=reminder_id,
+        client_ref="client-1",
+        channel="sms",
+        provider="twilio",
+        provider_message_id=f"SM-{reminder_id}",
+    )
+
+
+async def settled(tracker: Tracker, seconds: float = 0.5) -> None:
+    """Let the consumer drain the queue, then a little longer for stray duplicates."""
+    channel = tracker.channel
+    name = tracker.topology.queue(TRACKER_QUEUE)
+
+    async def empty() -> bool:
+        q = await channel.declare_queue(name, passive=True)
+        return q.declaration_result.message_count == 0
+
+    await wait_for(empty, timeout=15)
+    await asyncio.sleep(seconds)
+
+
+async def test_out_of_order_and_duplicate_callbacks_announce_delivery_once(
+    tracker: Tracker,
+) -> None:
+    await tracker.publish(due("rem-1"))
+    await tracker.publish(status("rem-1", "delivered"))
+    await tracker.publish(dispatched("rem-1"))  # late "sent"
+    await tracker.publish(status("rem-1", "sent"))
+    await tracker.publish(status("rem-1", "delivered"))  # duplicate
+    await wait_for(lambda: len(tracker.listener.of("reminder.delivered")) >= 1)
+    await settled(tracker)
+    delivered = tracker.listener.of("reminder.delivered")
+    assert len(delivered) == 1
+    assert delivered[0]["reminder_id"] == "rem-1"
+    assert delivered[0]["channel"] == "sms"
+    overview = (await tracker.http.get("/api/overview", headers=A)).json()
+    assert overview["totals"]["sent"] == 1
+    assert overview["totals"]["delivered"] == 1
+    assert overview["by_provider"]["twilio"]["delivered"] == 1
+
+
+async def test_a_callback_before_the_reminder_is_known_is_announced_when_it_arrives(
+    tracker: Tracker,
+) -> None:
+    await tracker.publish(dispatched("rem-2"))
+    await tracker.publish(status("rem-2", "undelivered"))
+    await tracker.publish(due("rem-2"))
+    await wait_for(lambda: len(tracker.listener.of("reminder.failed")) >= 1)
+    await settled(tracker)
+    failed = tracker.listener.of("reminder.failed")
+    assert len(failed) == 1
+    assert failed[0]["reason"] == "undelivered"
+    latest = (await tracker.http.get("/api/overview", headers=A)).json()["failures"]
+    assert latest[0]["status"] == "undelivered"
+    assert set(latest[0]) == {"at", "reminder_id", "channel", "provider", "status", "reason"}
+
+
+async def test_a_completion_is_recorded_and_announced_once(tracker: Tracker) -> None:
+    day = today_utc()
+    completed = ActivityCompleted(
+        clinic_id="clinic-a",
+        assignment_id="asg-1",
+        client_ref="client-1",
+        occurrence_date=day,
+        completed_at=datetime.now(UTC),
+        rating=8,
+    )
+    reported = CompletionReported(
+        clinic_id="clinic-a",
+        assignment_id="asg-1",
+        client_ref="client-1",
+        occurrence_date=day,
+        completed_at=datetime.now(UTC),
+        source="sms",
+    )
+    await tracker.publish(completed)
+    await tracker.publish(completed)
+    await tracker.publish(reported)
+    await wait_for(lambda: len(tracker.listener.of("completion.recorded")) >= 1)
+    await wait_for(lambda: len(tracker.listener.of("completion.recorded", "internal")) >= 1)
+    await settled(tracker)
+    outbound = tracker.listener.of("completion.recorded")
+    assert len(outbound) == 1
+    assert len(tracker.listener.of("completion.recorded", "internal")) == 1
+    assert outbound[0]["source"] == "ehr"
+    assert outbound[0]["rating"] == 8
+    assert outbound[0]["correlation_id"] == completed.correlation_id
+
+
+async def test_encouragement_after_a_completion_when_the_clinic_wants_it(
+    tracker: Tracker,
+) -> None:
+    await tracker.publish(policy_changed(encouragement=True))
+    await tracker.publish(assigned())
+    completed = ActivityCompleted(
+        clinic_id="clinic-a",
+        assignment_id="asg-1",
+        client_ref="client-1",
+        occurrence_date=today_utc(),
+        completed_at=datetime.now(UTC),
+    )
+    await tracker.publish(completed)
+    await tracker.publish(completed)
+    await wait_for(lambda: len(tracker.listener.of("reminder.due", "internal")) >= 1)
+    await settled(tracker)
+    [encouragement] = tracker.listener.of("reminder.due", "internal")
+    assert encouragement["purpose"] == "encouragement"
+    assert encouragement["reminder_id"].startswith("enc-")
+
+
+async def test_adherence_summary_on_session_upcoming(tracker: Tracker) -> None:
+    await tracker.publish(assigned(days_ago=7))
+    for days_ago in (7, 6, 5, 3, 2, 1):  # 6 of the 7 past days
+        await tracker.publish(
+            ActivityCompleted(
+                clinic_id="clinic-a",
+                assignment_id="asg-1",
+                client_ref="client-1",
+                occurrence_date=today_utc() - timedelta(days=days_ago),
+                completed_at=datetime.now(UTC),
+                note="felt calmer" if days_ago == 1 else None,
+            )
+        )
+    session = SessionUpcoming(
+        clinic_id="clinic-a",
+        session_id="sess-1",
+        client_ref="client-1",
+        therapist_ref="therapist-1",
+        starts_at=datetime.now(UTC) + timedelta(hours=2),
+        previous_session_at=datetime.now(UTC) - timedelta(days=7),
+    )
+    await tracker.publish(session)
+    await wait_for(lambda: len(tracker.listener.of("adherence.summary")) >= 1)
+    [summary] = tracker.listener.of("adherence.summary")
+    assert (summary["due"], summary["done"]) == (7, 6)
+    assert summary["rate"] == round(6 / 7, 4)
+    [part] = summary["assignments"]
+    assert (part["missed"], part["current_streak"], part["longest_streak"]) == (1, 3, 3)
+    assert part["notes"] == ["felt calmer"]
+    assert summary["correlation_id"] == session.correlation_id
+
+
+async def test_clinician_alert_once_per_run_of_misses(tracker: Tracker) -> None:
+    await tracker.publish(policy_changed(after_missed=3))
+    await tracker.publish(assigned(days_ago=5))
+    await tracker.publish(due("rem-a"))
+    await tracker.publish(due("rem-b"))
+    await wait_for(lambda: len(tracker.listener.of("clinician.alert")) >= 1)
+    await settled(tracker)
+    assert await tracker.runtime.recorder.sweep_escalations() == 0
+    await asyncio.sleep(0.3)
+    [alert] = tracker.listener.of("clinician.alert")
+    assert alert["consecutive_missed"] == 5
+    assert alert["assignment_id"] == "asg-1"
+
+
+async def test_bad_input_goes_to_the_dead_letter_queue_with_a_reason(
+    tracker: Tracker, rabbit_channel: AbstractChannel
+) -> None:
+    await tracker.publish_raw(b"{not json", "activity.completed", Exchange.INBOUND)
+    no_reminder = status("rem-x", "delivered").model_copy(update={"reminder_id": None})
+    await tracker.publish(no_reminder)
+    dlq = await rabbit_channel.declare_queue(tracker.topology.dlq(TRACKER_QUEUE), passive=True)
+
+    async def two() -> bool:
+        q = await rabbit_channel.declare_queue(dlq.name, passive=True)
+        return q.declaration_result.message_count == 2
+
+    await wait_for(two, timeout=15)
+    reasons = []
+    for _ in range(2):
+        message = await dlq.get(no_ack=True)
+        assert message is not None
+        reasons.append(str((message.headers or {})[REASON_HEADER]))
+    assert any("JSON" in r for r in reasons)
+    assert any("reminder_id" in r for r in reasons)
+
+
+async def test_dashboard_api_needs_a_token_and_scopes_clinics(tracker: Tracker) -> None:
+    await tracker.publish(due("rem-a1", clinic="clinic-a"))
+    await tracker.publish(status("rem-a1", "delivered", clinic="clinic-a"))
+    await tracker.publish(due("rem-b1", clinic="clinic-b"))
+    await tracker.publish(
+        NotificationFailed(
+            clinic_id="clinic-b",
+            reminder_id="rem-b1",
+            client_ref="client-9",
+            channel="email",
+            provider="smtp",
+            reason="mailbox +4915112345678 user@example.org unavailable",
+            permanent=True,
+        )
+    )
+    await tracker.publish(
+        ConsentChanged(
+            clinic_id="clinic-b",
+            client_ref="client-9",
+            channel="sms",
+            opted_out=True,
+            source="sms_keyword",
+        )
+    )
+    await settled(tracker, 0.2)
+    http = tracker.http
+    assert (await http.get("/api/overview")).status_code == 401
+    assert (
+        await http.get("/api/overview", headers={"Authorization": "Bearer nope"})
+    ).status_code == 401
+    other = await http.get("/api/overview?clinic=clinic-b", headers=A)
+    assert other.status_code == 403
+    mine = (await http.get("/api/overview", headers=A)).json()
+    assert set(mine["by_clinic"]) == {"clinic-a"}
+    assert mine["queues"] is None
+    ops = (await http.get("/api/overview", headers={"Authorization": f"Bearer {OPS}"})).json()
+    assert set(ops["by_clinic"]) == {"clinic-a", "clinic-b"}
+    assert ops["opt_outs"] == {"sms": 1}
+    reasons = " ".join(ops["failure_reasons"])
+    assert "4915112345678" not in reasons
+    assert "example.org" not in reasons
+    tracker_queue = next(q for q in ops["queues"] if q["queue"] == TRACKER_QUEUE)
+    assert tracker_queue["consumers"] >= 1
+    assert tracker_queue["dlq_messages"] == 0
+    assert set(CLINIC_TOKENS.values()) <= set(
+        (await http.get("/api/whoami", headers={"Authorization": f"Bearer {OPS}"})).json()[
+            "clinics"
+        ]
+    )
+    page = await http.get("/dashboard")
+    assert page.status_code == 200
+    assert "<svg" in page.text
+    assert "http" not in page.text.split("<script>")[1].replace("http://www.w3.org", "")
