@@ -9,7 +9,10 @@ source scripts/ensure-infra.sh
 "${UV[@]}" sync --frozen --quiet
 run() { "${UV[@]}" run --frozen --no-sync "$@"; }
 
-echo "== ruff"; run ruff check . && run ruff format --check .
+# One command per line: under `set -e` a failure on the left of `&&` would not stop the script.
+echo "== ruff"
+run ruff check .
+run ruff format --check .
 echo "== mypy"; run mypy
 echo "== contract documents"; run python scripts/contract_docs.py check
 echo "== pytest"; run pytest "$@"

@@ -95,7 +95,8 @@ class System:
         """Add a service (``scheduler#2`` for a second replica) and start it."""
         module = name.split("#", maxsplit=1)[0]
         prefix = f"{module.upper()}_"
-        port = free_port()
+        # A caller may fix the port (a webhook URL must name it before the process starts).
+        port = int((extra_env or {}).get(f"{prefix}HTTP_PORT") or free_port())
         env = {
             f"{prefix}NAMESPACE": self.namespace,
             f"{prefix}AMQP_URL": self.amqp_url,
