@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,13 +22,16 @@ from shared.contracts import (
     ActivityAssigned,
     ClinicPolicy,
     ClinicPolicyChanged,
+    DeliveryStatusChanged,
     Event,
     Messaging,
+    NotificationDispatched,
     ReminderDue,
     Schedule,
 )
 from shared.contracts.policy import Escalation
-from shared.topology import PUBLISH_TO, Exchange, Topology
+from shared.topology import PUBLISH_TO, TRACKER_QUEUE, Exchange, Topology
+from tests.support.infra import wait_for
 from tests.support.services import running
 from tracker.app import create_app
 from tracker.runtime import TrackerRuntime
@@ -161,3 +165,39 @@ def due(reminder_id: str, assignment_id: str = "asg-1", clinic: str = "clinic-a"
         activity_title="Mood log",
         policy_id="pol-1",
     )
+
+
+def status(reminder_id: str, value: str, clinic: str = "clinic-a") -> DeliveryStatusChanged:
+    return DeliveryStatusChanged(
+        clinic_id=clinic,
+        provider="twilio",
+        provider_message_id=f"SM-{reminder_id}",
+        reminder_id=reminder_id,
+        channel="sms",
+        status=value,
+        reported_at=datetime.now(UTC),
+    )
+
+
+def dispatched(reminder_id: str, clinic: str = "clinic-a") -> NotificationDispatched:
+    return NotificationDispatched(
+        clinic_id=clinic,
+        reminder_id=reminder_id,
+        client_ref="client-1",
+        channel="sms",
+        provider="twilio",
+        provider_message_id=f"SM-{reminder_id}",
+    )
+
+
+async def settled(tracker: Tracker, seconds: float = 0.5) -> None:
+    """Let the consumer drain the queue, then a little longer for stray duplicates."""
+    channel = tracker.channel
+    name = tracker.topology.queue(TRACKER_QUEUE)
+
+    async def empty() -> bool:
+        q = await channel.declare_queue(name, passive=True)
+        return q.declaration_result.message_count == 0
+
+    await wait_for(empty, timeout=15)
+    await asyncio.sleep(seconds)

@@ -12,8 +12,6 @@ from shared.contracts import (
     ActivityCompleted,
     CompletionReported,
     ConsentChanged,
-    DeliveryStatusChanged,
-    NotificationDispatched,
     NotificationFailed,
     SessionUpcoming,
 )
@@ -25,49 +23,16 @@ from tests.tracker.conftest import (
     OPS,
     Tracker,
     assigned,
+    dispatched,
     due,
     policy_changed,
+    settled,
+    status,
     today_utc,
 )
 
 pytestmark = pytest.mark.integration
 A = {"Authorization": "Bearer token-clinic-a"}
-
-
-def status(reminder_id: str, value: str, clinic: str = "clinic-a") -> DeliveryStatusChanged:
-    return DeliveryStatusChanged(
-        clinic_id=clinic,
-        provider="twilio",
-        provider_message_id=f"SM-{reminder_id}",
-        reminder_id=reminder_id,
-        channel="sms",
-        status=value,
-        reported_at=datetime.now(UTC),
-    )
-
-
-def dispatched(reminder_id: str, clinic: str = "clinic-a") -> NotificationDispatched:
-    return NotificationDispatched(
-        clinic_id=clinic,
-        reminder_id=reminder_id,
-        client_ref="client-1",
-        channel="sms",
-        provider="twilio",
-        provider_message_id=f"SM-{reminder_id}",
-    )
-
-
-async def settled(tracker: Tracker, seconds: float = 0.5) -> None:
-    """Let the consumer drain the queue, then a little longer for stray duplicates."""
-    channel = tracker.channel
-    name = tracker.topology.queue(TRACKER_QUEUE)
-
-    async def empty() -> bool:
-        q = await channel.declare_queue(name, passive=True)
-        return q.declaration_result.message_count == 0
-
-    await wait_for(empty, timeout=15)
-    await asyncio.sleep(seconds)
 
 
 async def test_out_of_order_and_duplicate_callbacks_announce_delivery_once(
