@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Make sure uv, RabbitMQ and Redis are available; start the servers if nothing answers.
+# ensure_chromium (for the browser test) is defined here and called by scripts/test.sh only.
 # Sourced by scripts/test.sh and scripts/run-system.sh. Exits with a clear message naming
 # what is missing when it cannot be fixed here.
 set -euo pipefail
@@ -48,6 +49,12 @@ ensure_rabbitmq() {
   wait_port 5672 90 "RabbitMQ"
   # The port opens a little before the node accepts work.
   command -v rabbitmqctl >/dev/null 2>&1 && rabbitmqctl await_startup >/dev/null 2>&1 || true
+}
+
+# The dashboard's browser test drives Debian's Chromium (Playwright's own browser download
+# does not work offline); only scripts/test.sh calls this.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
 }
 
 ensure_uv

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-infra.sh
+ensure_chromium  # for the dashboard browser test (-m browser)
 
 "${UV[@]}" sync --frozen --quiet
 run() { "${UV[@]}" run --frozen --no-sync "$@"; }
