@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from notifier import metrics
 from notifier.channels import plan_channels
 from notifier.compose import LinkConfig, build_message, render_reminder
 from notifier.directory import Directory, LastReminder
@@ -177,9 +178,13 @@ class Dispatcher:
             first_sms=first_sms,
         )
         try:
-            result = await provider.send(message)
+            with metrics.SEND_SECONDS.labels(provider.name).time():
+                result = await provider.send(message)
         except ProviderError as exc:
+            outcome = "permanent_failure" if exc.permanent else "transient_failure"
+            metrics.SENDS.labels(channel.value, provider.name, outcome).inc()
             return await self._provider_failed(event, channel, provider, exc, phone)
+        metrics.SENDS.labels(channel.value, provider.name, "sent").inc()
         await self._sent(
             event, channel=channel, provider=provider, result=result, token=token, phone=phone
         )
