@@ -245,3 +245,31 @@ async def test_dashboard_api_needs_a_token_and_scopes_clinics(tracker: Tracker) 
     assert page.status_code == 200
     assert "<svg" in page.text
     assert "http" not in page.text.split("<script>")[1].replace("http://www.w3.org", "")
+
+
+async def test_metrics_show_handling_outcomes_and_retries(tracker: Tracker) -> None:
+    await tracker.publish(
+        NotificationFailed(
+            clinic_id="clinic-a",
+            reminder_id="rem-m1",
+            client_ref="client-1",
+            channel="sms",
+            provider="twilio",
+            reason="timeout",
+            permanent=False,
+        )
+    )
+    await tracker.publish(dispatched("rem-m1"))
+    await settled(tracker, 0.2)
+    text = (await tracker.http.get("/metrics")).text
+    queue = tracker.topology.queue(TRACKER_QUEUE)
+    assert (
+        f'bs_messages_handled_total{{event_type="notification.failed",outcome="ok",queue="{queue}"}}'
+        in text
+    )
+    assert f'bs_message_handling_seconds_count{{queue="{queue}"}}' in text
+    for outcome in ("retried", "sent"):
+        labels = f'channel="sms",outcome="{outcome}",provider="twilio"'
+        assert f"bs_tracker_delivery_outcomes_total{{{labels}}}" in text
+    for family in ("bs_retries_total", "bs_dead_lettered_total"):
+        assert f"# TYPE {family} counter" in text

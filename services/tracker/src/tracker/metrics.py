@@ -16,7 +16,8 @@ COMPLETIONS_DUPLICATE = Counter(
 )
 DELIVERY_OUTCOMES = Counter(
     "bs_tracker_delivery_outcomes_total",
-    "Message outcomes counted once per message, by channel, provider and outcome.",
+    "Message outcomes by channel, provider and outcome: once per message, except "
+    "retried (once per failed attempt the notifier retries).",
     ["channel", "provider", "outcome"],
 )
 EVENTS_HANDLED = Counter(

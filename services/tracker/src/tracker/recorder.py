@@ -270,6 +270,7 @@ class Recorder:
         label = fact.provider or "-"
         reason = scrub(fact.reason or "failed")
         now = self.clock()
+        metrics.DELIVERY_OUTCOMES.labels(fact.channel, label, "retried").inc()
         await self.store.count(
             clinic_id, now, {f"{fact.channel}|{label}|retried": 1, f"reason|{reason}": 1}
         )
