@@ -9,13 +9,14 @@ from collections.abc import Awaitable
 from datetime import timedelta
 
 from fastapi import FastAPI
+from redis.asyncio.cluster import RedisCluster
 
 from scheduler import handlers
 from scheduler.firing import Firer, listen_for_wakes
 from scheduler.keys import Keys
 from scheduler.replan import Replanner
 from scheduler.settings import SchedulerSettings
-from scheduler.store import TimerStore
+from scheduler.store import RedisClient, TimerStore
 from scheduler.upkeep import report_backlog, roll_horizon
 from shared.contracts import ReminderDue, SchedulerBacklogReported
 from shared.service import Service, create_http_app
@@ -41,7 +42,7 @@ def create_service(settings: SchedulerSettings | None = None) -> Service:
 
     async def start(svc: Service) -> None:
         wake = asyncio.Event()
-        store = TimerStore(svc.redis, Keys(svc.key(), cfg.shard_count))
+        store = TimerStore(await store_redis(svc, cfg), Keys(svc.key(), cfg.shard_count))
         runtime.replanner = Replanner(
             store,
             horizon=timedelta(days=cfg.horizon_days),
@@ -68,6 +69,20 @@ def create_service(settings: SchedulerSettings | None = None) -> Service:
 
     service.on_start.append(start)
     return service
+
+
+async def store_redis(service: Service, cfg: SchedulerSettings) -> RedisClient:
+    """The service's Redis, or a cluster client on the same URL (closed at shutdown)."""
+    if not cfg.redis_cluster:
+        return service.redis
+    cluster = RedisCluster.from_url(cfg.redis_url)
+    await cluster.initialize()
+
+    async def close(_: Service) -> None:
+        await cluster.aclose()
+
+    service.on_stop.append(close)
+    return cluster
 
 
 async def after_broker_start(service: Service, loop: Awaitable[None]) -> None:

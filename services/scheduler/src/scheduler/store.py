@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from scheduler import lua
 from scheduler.keys import Keys
@@ -15,6 +16,9 @@ from scheduler.state import AssignmentRecord, ClientState, Prefs
 from shared.contracts import ClinicPolicy
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
+
+# Every multi-key call stays in one hash slot (see keys.py), so a cluster client works too.
+RedisClient = Redis | RedisCluster
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class Claimed:
 
 
 class TimerStore:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
         self._commit = redis.register_script(lua.COMMIT)
