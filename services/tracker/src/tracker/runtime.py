@@ -28,16 +28,18 @@ class TrackerRuntime:
         return self._recorder
 
     def start(self) -> None:
-        s = self.settings
-        retention = Retention(
-            delivery_days=s.delivery_retention_days,
-            hourly_counter_days=s.hourly_counter_retention_days,
-            daily_counter_days=s.daily_counter_retention_days,
-            assignment_days=s.assignment_retention_days,
-            stream_max_len=s.stream_max_len,
-            backlog_seconds=s.backlog_ttl_seconds,
-        )
-        store = TrackerStore(self.service.redis, self.service.key(), retention)
+        store = TrackerStore(self.service.redis, self.service.key(), retention_for(self.settings))
         self._recorder = Recorder(
-            store, self.service.publisher, summary_days=s.summary_default_days
+            store, self.service.publisher, summary_days=self.settings.summary_default_days
         )
+
+
+def retention_for(s: TrackerSettings) -> Retention:
+    return Retention(
+        delivery_days=s.delivery_retention_days,
+        hourly_counter_days=s.hourly_counter_retention_days,
+        daily_counter_days=s.daily_counter_retention_days,
+        assignment_days=s.assignment_retention_days,
+        stream_max_len=s.stream_max_len,
+        backlog_seconds=s.backlog_ttl_seconds,
+    )

@@ -1,0 +1,379 @@
+"""Redis memory the tracker keeps for one clinic's month. Prints one JSON object.
+
+    uv run python bench/tracker_memory.py [--clients 1000] [--days 30]
+
+A month for a clinic of N clients: 1-2 daily activities each, a reminder and a nudge a
+day per activity (every one sent: an upper bound, the scheduler skips nudges for done
+days), each dispatched then delivered, undelivered, bounced or left at "sent"; ~2 % of
+sends fail once before succeeding; ~70 % of occurrences are completed (EHR, link or SMS
+reply); ~1 % of clients text STOP and get suppressed SMS afterwards. Every event goes
+through the tracker's own handler function and recorder into the real Redis under a
+unique namespace: the same writes as through RabbitMQ, without the broker in the way.
+
+Then it sums MEMORY USAGE over the namespace's keys (and reads the INFO used_memory
+delta, noisy on a shared server), checks that every key is bounded (a TTL, a capped
+stream, or one of the small per-deployment indexes) and deletes the namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from redis.asyncio import Redis
+
+from shared.contracts import (
+    Activity,
+    ActivityAssigned,
+    ActivityCompleted,
+    Channel,
+    ClinicPolicy,
+    ClinicPolicyChanged,
+    CompletionReported,
+    ConsentChanged,
+    DeliveryStatusChanged,
+    Event,
+    Messaging,
+    NotificationDispatched,
+    NotificationFailed,
+    NotificationSuppressed,
+    ReminderDue,
+    Schedule,
+)
+from shared.contracts.policy import Escalation
+from shared.logging import configure_logging
+from tests.support.infra import REDIS_URL, delete_redis_namespace, unique_namespace
+from tracker.handlers import handle
+from tracker.recorder import Recorder
+from tracker.runtime import retention_for
+from tracker.settings import TrackerSettings
+from tracker.store import TrackerStore
+
+CLINIC = "clinic-bench"
+PROVIDERS = {Channel.SMS: "twilio", Channel.EMAIL: "smtp", Channel.PUSH: "webpush"}
+# Keys without a TTL that are still bounded: one set per deployment, one per assignment
+# (only while active), one per clinic policy.
+SMALL_INDEXES = {"active", "clinics", "policy"}
+CONCURRENCY = 64
+
+# -- the month (pure: which events, in which order) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Assignment:
+    assignment_id: str
+    client_ref: str
+    channel: Channel
+
+
+def ref(prefix: str, *parts: object) -> str:
+    """Ids shaped like the real ones (the scheduler's reminder ids are 36 characters)."""
+    raw = "|".join(str(p) for p in parts)
+    return f"{prefix}-{hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()}"
+
+
+def assignments(clients: int, rng: random.Random) -> list[Assignment]:
+    result = []
+    for c in range(clients):
+        client = ref("cl", c)
+        channel = rng.choices(list(PROVIDERS), weights=(80, 15, 5))[0]
+        for a in range(rng.choice((1, 2))):
+            result.append(Assignment(ref("asg", c, a), client, channel))
+    return result
+
+
+def setup(items: list[Assignment], start: date) -> list[Event]:
+    policy = ClinicPolicy(
+        policy_id="pol-1",
+        version=1,
+        escalation=Escalation(after_missed=3),
+        messaging=Messaging(clinic_name="Bench Clinic"),
+    )
+    events: list[Event] = [ClinicPolicyChanged(clinic_id=CLINIC, policy=policy)]
+    for a in items:
+        events.append(
+            ActivityAssigned(
+                clinic_id=CLINIC,
+                assignment_id=a.assignment_id,
+                client_ref=a.client_ref,
+                therapist_ref="therapist-1",
+                activity=Activity(kind="mood_log", title="Mood log"),
+                schedule=Schedule(timezone="Europe/Berlin", start=start, frequency="daily"),
+                policy_id="pol-1",
+            )
+        )
+    return events
+
+
+def reminder_chain(
+    a: Assignment, day: date, purpose: str, at: datetime, stopped: bool, rng: random.Random
+) -> list[Event]:
+    """reminder.due, then what the notifier and the provider report for it."""
+    rid = ref("rem", a.assignment_id, day, purpose)
+    common: dict[str, Any] = {"clinic_id": CLINIC, "reminder_id": rid, "client_ref": a.client_ref}
+    events: list[Event] = [
+        ReminderDue(
+            **common,
+            assignment_id=a.assignment_id,
+            assignment_version=1,
+            occurrence_date=day,
+            purpose=purpose,
+            planned_for=at,
+            activity_kind="mood_log",
+            activity_title="Mood log",
+            policy_id="pol-1",
+        )
+    ]
+    if stopped and a.channel is Channel.SMS:
+        return [*events, NotificationSuppressed(**common, channel="sms", reason="opted_out")]
+    provider = PROVIDERS[a.channel]
+    if rng.random() < 0.02:
+        events.append(
+            NotificationFailed(
+                **common, channel=a.channel, provider=provider, reason="timeout", permanent=False
+            )
+        )
+    events.append(
+        NotificationDispatched(
+            **common, channel=a.channel, provider=provider, provider_message_id=f"SM{rid[4:]}"
+        )
+    )
+    outcome, code = rng.choices(
+        [("delivered", None), ("undelivered", "30003"), ("bounced", None), (None, None)],
+        weights=(95, 2, 1, 2),
+    )[0]
+    if outcome is not None:
+        # Only email bounces; a text or push that never arrives is "undelivered".
+        status = (
+            "undelivered" if outcome == "bounced" and a.channel is not Channel.EMAIL else outcome
+        )
+        events.append(
+            DeliveryStatusChanged(
+                clinic_id=CLINIC,
+                provider=provider,
+                provider_message_id=f"SM{rid[4:]}",
+                reminder_id=rid,
+                channel=a.channel,
+                status=status,
+                error_code=code,
+                reported_at=at,
+            )
+        )
+    return events
+
+
+def completion(a: Assignment, day: date, at: datetime, rng: random.Random) -> Event:
+    common = {"clinic_id": CLINIC, "assignment_id": a.assignment_id, "client_ref": a.client_ref}
+    source = rng.choices(("ehr", "link", "sms"), weights=(40, 40, 20))[0]
+    if source == "ehr":
+        rating = rng.randint(3, 10)
+        return ActivityCompleted(**common, occurrence_date=day, completed_at=at, rating=rating)
+    return CompletionReported(**common, occurrence_date=day, completed_at=at, source=source)
+
+
+# -- feeding (I/O) -------------------------------------------------------------------------
+
+
+class Clock:
+    """The recorder's clock, moved through the simulated month."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class CountingPublisher:
+    def __init__(self) -> None:
+        self.published: Counter[str] = Counter()
+
+    async def publish(self, event: Event) -> None:
+        self.published[event.type] += 1
+
+
+async def limited(jobs: Iterable[Awaitable[None]]) -> None:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(job: Awaitable[None]) -> None:
+        async with gate:
+            await job
+
+    await asyncio.gather(*(one(j) for j in jobs))
+
+
+async def in_order(recorder: Recorder, events: list[Event]) -> None:
+    for event in events:
+        await handle(recorder, event)  # type: ignore[arg-type]  # any tracker input
+
+
+async def feed_day(
+    recorder: Recorder, clock: Clock, items: list[Assignment], day: date, state: dict[str, Any]
+) -> None:
+    rng: random.Random = state["rng"]
+    stopped: set[str] = state["stopped"]
+    for purpose, hour in (("reminder", 8), ("nudge", 18)):
+        clock.now = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+        chains = [
+            reminder_chain(a, day, purpose, clock.now, a.client_ref in stopped, rng) for a in items
+        ]
+        state["reminders"] += len(chains)
+        state["events"] += sum(len(c) for c in chains)
+        await limited(in_order(recorder, c) for c in chains)
+        if purpose == "reminder":
+            await complete_some(recorder, clock, items, day, state)
+    await stop_some(recorder, items, state)
+
+
+async def complete_some(
+    recorder: Recorder, clock: Clock, items: list[Assignment], day: date, state: dict[str, Any]
+) -> None:
+    rng: random.Random = state["rng"]
+    clock.now += timedelta(hours=4)
+    done = [completion(a, day, clock.now, rng) for a in items if rng.random() < 0.7]
+    state["completions"] += len(done)
+    state["events"] += len(done)
+    await limited(in_order(recorder, [e]) for e in done)
+
+
+async def stop_some(recorder: Recorder, items: list[Assignment], state: dict[str, Any]) -> None:
+    """About 1 % of clients text STOP over the month."""
+    rng: random.Random = state["rng"]
+    for a in items:
+        if a.channel is not Channel.SMS or a.client_ref in state["stopped"]:
+            continue
+        if rng.random() < 0.01 / state["days"]:
+            state["stopped"].add(a.client_ref)
+            stop = ConsentChanged(
+                clinic_id=CLINIC,
+                client_ref=a.client_ref,
+                channel="sms",
+                opted_out=True,
+                source="sms_keyword",
+            )
+            await handle(recorder, stop)
+            state["events"] += 1
+
+
+# -- measuring (I/O) -----------------------------------------------------------------------
+
+
+def kind_of(key: str, prefix: str) -> str:
+    parts = key[len(prefix) + 1 :].split(":")
+    return ":".join(parts[:2]) if parts[0] in ("once", "counts", "stream") else parts[0]
+
+
+async def measure(redis: Redis, prefix: str, max_len: int) -> dict[str, Any]:
+    keys = [k.decode() async for k in redis.scan_iter(match=f"{prefix}:*", count=2000)]
+    by_kind: dict[str, Counter[str]] = {}
+    no_ttl: Counter[str] = Counter()
+    streams: dict[str, int] = {}
+    for i in range(0, len(keys), 2000):
+        chunk = keys[i : i + 2000]
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in chunk:
+                pipe.memory_usage(key)
+                pipe.ttl(key)
+            answers = await pipe.execute()
+        for key, used, ttl in zip(chunk, answers[::2], answers[1::2], strict=True):
+            kind = kind_of(key, prefix)
+            row = by_kind.setdefault(kind, Counter())
+            row["keys"] += 1
+            row["bytes"] += used or 0
+            if ttl == -1:
+                no_ttl[kind] += 1
+            if kind.startswith("stream"):
+                streams[key.rsplit(":", 2)[-2]] = await redis.xlen(key)
+    unbounded = {
+        k: n for k, n in no_ttl.items() if k not in SMALL_INDEXES and not k.startswith("stream")
+    }
+    total = sum(row["bytes"] for row in by_kind.values())
+    return {
+        "keys": len(keys),
+        "memory_usage_bytes": total,
+        "by_kind": {k: dict(v) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1]["bytes"])},
+        "keys_without_ttl": dict(no_ttl),
+        "stream_lengths": streams,
+        # Approximate trimming (MAXLEN ~) cuts whole stream nodes of up to 100 entries.
+        "bounded": not unbounded and all(n <= max_len + 100 for n in streams.values()),
+        "unbounded_kinds": unbounded,
+    }
+
+
+async def used_memory(redis: Redis) -> int:
+    info = await redis.info("memory")
+    return int(info["used_memory"])
+
+
+async def main(clients: int, days: int) -> dict[str, Any]:
+    configure_logging("bench", "WARNING", "console")
+    namespace = unique_namespace("bench-mem")
+    settings = TrackerSettings(namespace=namespace, redis_url=REDIS_URL)
+    prefix = f"{settings.redis_prefix}:tracker"
+    redis = Redis.from_url(REDIS_URL, max_connections=CONCURRENCY * 2)
+    clock, publisher = Clock(), CountingPublisher()
+    store = TrackerStore(redis, prefix, retention_for(settings))
+    recorder = Recorder(store, publisher, clock=clock)
+    rng = random.Random(20_240_601)
+    items = assignments(clients, rng)
+    first = datetime.now(UTC).date() - timedelta(days=days)
+    state: dict[str, Any] = {"rng": rng, "stopped": set(), "days": days}
+    state |= {"reminders": 0, "completions": 0, "events": 0}
+    try:
+        before = await used_memory(redis)
+        started = time.perf_counter()
+        await limited(in_order(recorder, [e]) for e in setup(items, first))
+        for d in range(days):
+            await feed_day(recorder, clock, items, first + timedelta(days=d), state)
+        fed_s = time.perf_counter() - started
+        delta = await used_memory(redis) - before
+        measured = await measure(redis, prefix, settings.stream_max_len)
+    finally:
+        await redis.aclose()
+        await delete_redis_namespace(REDIS_URL, namespace)
+    total = measured["memory_usage_bytes"]
+    return {
+        "bench": "tracker_memory",
+        "clients": clients,
+        "assignments": len(items),
+        "days": days,
+        "reminders": state["reminders"],
+        "completions": state["completions"],
+        "opted_out_clients": len(state["stopped"]),
+        "events": state["events"],
+        "published": dict(publisher.published),
+        "feed_seconds": round(fed_s, 1),
+        "memory_usage_mib": round(total / 2**20, 1),
+        "bytes_per_client": round(total / clients),
+        "bytes_per_reminder": round(total / max(state["reminders"], 1)),
+        "used_memory_delta_mib": round(delta / 2**20, 1),
+        "retention_days": {
+            "delivery": settings.delivery_retention_days,
+            "hourly_counters": settings.hourly_counter_retention_days,
+            "daily_counters": settings.daily_counter_retention_days,
+            "assignments": settings.assignment_retention_days,
+        },
+        "stream_max_len": settings.stream_max_len,
+        **measured,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.clients, args.days))))
