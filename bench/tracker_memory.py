@@ -202,7 +202,7 @@ class CountingPublisher:
         self.published: Counter[str] = Counter()
 
     async def publish(self, event: Event) -> None:
-        self.published[event.type] += 1
+        self.published[event.type_tag()] += 1
 
 
 async def limited(jobs: Iterable[Awaitable[None]]) -> None:
