@@ -110,6 +110,10 @@ async def test_email_one_click_unsubscribe(harness: Harness) -> None:
     async with httpx.AsyncClient() as client:
         bad = await client.post(link + "x")
         assert bad.status_code == 400
+        page = await client.get(link)  # a person (or a link scanner) opening it changes nothing
+        assert page.status_code == 200
+        assert 'method="post"' in page.text
+        assert (await client.get(link + "x")).status_code == 400
         ok = await client.post(link, data={"List-Unsubscribe": "One-Click"})
         assert ok.status_code == 200
     consent = await harness.wait_event("consent.changed", client_ref="cl-unsub")

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from shared.tokens import TokenError, sign_done_token, verify_done_token
+from shared.tokens import TokenError, read_claims, sign_claims, sign_done_token, verify_done_token
 
 NOW = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -55,3 +55,10 @@ def test_expired_token_is_refused() -> None:
     with pytest.raises(TokenError) as info:
         verify_done_token("s3cret", token(ttl=timedelta(hours=1)), now=NOW + timedelta(hours=2))
     assert info.value.kind == "expired"
+
+
+def test_a_token_signed_for_one_purpose_is_refused_for_another() -> None:
+    with pytest.raises(TokenError) as info:
+        read_claims("s3cret", "unsubscribe", token())
+    assert info.value.kind == "signature"
+    assert read_claims("s3cret", "unsubscribe", sign_claims("s3cret", "unsubscribe", {"a": 1}))

@@ -1,7 +1,10 @@
-"""Signed, expiring one-tap "done" tokens: the notifier signs them, the tracker verifies.
+"""Signed tokens for links in messages: the one-tap "done" link (the notifier signs, the
+tracker verifies, it expires) and the email unsubscribe link (the notifier both signs and
+verifies it).
 
-Format: ``base64url(json claims) "." base64url(HMAC-SHA256(secret, claims part))``.
-The claims carry only opaque references, never contact points or activity titles.
+Format: ``base64url(json claims) "." base64url(HMAC-SHA256(secret, purpose "." claims))``.
+The purpose keeps one kind of token from being accepted as another. Claims carry only
+opaque references, never contact points or activity titles.
 """
 
 from __future__ import annotations
@@ -10,8 +13,12 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+MAX_TOKEN = 2048
 
 
 class TokenError(ValueError):
@@ -36,6 +43,9 @@ class DoneClaims:
         return date.fromisoformat(self.occurrence_date)
 
 
+DONE_PURPOSE = "done"
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -44,8 +54,30 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: str, body: str) -> str:
-    return _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+def _mac(secret: str, purpose: str, body: str) -> str:
+    message = f"{purpose}.{body}".encode()
+    return _b64(hmac.new(secret.encode(), message, hashlib.sha256).digest())
+
+
+def sign_claims(secret: str, purpose: str, claims: Mapping[str, object]) -> str:
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{body}.{_mac(secret, purpose, body)}"
+
+
+def read_claims(secret: str, purpose: str, token: str) -> dict[str, Any]:
+    """The claims of a token signed for ``purpose``; ``TokenError`` otherwise."""
+    body, sep, mac = token.partition(".")
+    if not sep or not body or not mac or len(token) > MAX_TOKEN:
+        raise TokenError("malformed", "the link is incomplete or damaged")
+    if not hmac.compare_digest(mac, _mac(secret, purpose, body)):
+        raise TokenError("signature", "the link's signature does not match")
+    try:
+        claims = json.loads(_unb64(body))
+    except ValueError as exc:
+        raise TokenError("malformed", "the link's contents cannot be read") from exc
+    if not isinstance(claims, dict):
+        raise TokenError("malformed", "the link's contents cannot be read")
+    return claims
 
 
 def sign_done_token(
@@ -68,18 +100,13 @@ def sign_done_token(
         reminder_id=reminder_id,
         expires_at=int((issued + ttl).timestamp()),
     )
-    body = _b64(json.dumps(asdict(claims), separators=(",", ":")).encode())
-    return f"{body}.{_mac(secret, body)}"
+    return sign_claims(secret, DONE_PURPOSE, asdict(claims))
 
 
 def verify_done_token(secret: str, token: str, *, now: datetime | None = None) -> DoneClaims:
-    body, sep, mac = token.partition(".")
-    if not sep or not body or not mac or len(token) > 2048:
-        raise TokenError("malformed", "the link is incomplete or damaged")
-    if not hmac.compare_digest(mac, _mac(secret, body)):
-        raise TokenError("signature", "the link's signature does not match")
+    raw = read_claims(secret, DONE_PURPOSE, token)
     try:
-        claims = DoneClaims(**json.loads(_unb64(body)))
+        claims = DoneClaims(**raw)
         claims.occurrence  # noqa: B018 (validates the date)
     except (ValueError, TypeError) as exc:
         raise TokenError("malformed", "the link's contents cannot be read") from exc

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
 from twilio.request_validator import RequestValidator
 
 from notifier.keywords import Keyword, parse_keyword
@@ -33,6 +34,14 @@ log = get_logger("notifier.webhooks")
 TWIML = "application/xml"
 MAX_BODY = 64 * 1024
 DEFAULT_HELP = "Reply STOP to stop these messages, START to resume, DONE when you did it."
+# The form posts back to the page's own URL, as a one-click mail client would (RFC 8058).
+UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>Reminder emails</title>
+</head><body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
+<h1>Stop reminder emails?</h1><p>You can stop these emails at any time. Your clinic will not
+send you more reminder emails unless you ask for them again.</p><form method="post">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Stop reminder emails</button></form></body></html>"""
 
 
 def twiml(message: str | None = None) -> Response:
@@ -106,6 +115,14 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
         (phone,) = require(params, "From")
         keyword = parse_keyword(params.get("Body", ""))
         return await handle_keyword(service, runtime, phone, keyword)
+
+    @router.get(UNSUBSCRIBE_PATH + "/{token}")
+    async def unsubscribe_page(token: str) -> Response:
+        """A person who opens the link sees a button; nothing changes on GET, because
+        mail scanners and link previews fetch links nobody meant to click."""
+        if verify_unsubscribe(runtime.settings.link_secret.get_secret_value(), token) is None:
+            raise HTTPException(400, "invalid unsubscribe link")
+        return HTMLResponse(UNSUBSCRIBE_PAGE, headers={"Cache-Control": "no-store"})
 
     @router.post(UNSUBSCRIBE_PATH + "/{token}")
     async def unsubscribe(token: str) -> Response:
