@@ -58,6 +58,7 @@ def create_service(settings: SchedulerSettings | None = None) -> Service:
             concurrency=cfg.publish_concurrency,
             max_sleep=cfg.max_sleep_seconds,
             wake=wake,
+            parallel=cfg.fire_parallel_shards,
         )
         svc.spawn(after_broker_start(svc, firer.run()), "firing")
         svc.spawn(listen_for_wakes(store, wake), "wakes")

@@ -25,6 +25,9 @@ from shared.logging import get_logger
 log = get_logger("scheduler.firing")
 
 FIRED = Counter("bs_scheduler_reminders_fired_total", "reminder.due published and confirmed.")
+DROPPED = Counter(
+    "bs_scheduler_timers_dropped_total", "Timers that could not be read and were dropped."
+)
 PENDING = Gauge("bs_scheduler_pending_timers", "Timers waiting in Redis (all shards).")
 LATENESS = Histogram(
     "bs_scheduler_lateness_seconds",
@@ -68,6 +71,7 @@ class Firer:
         concurrency: int,
         max_sleep: float,
         wake: asyncio.Event,
+        parallel: int = 8,
     ) -> None:
         self.store = store
         self.publish = publish
@@ -75,34 +79,46 @@ class Firer:
         self.batch = batch
         self.max_sleep = max_sleep
         self.wake = wake
+        self.parallel = parallel
         self._slots = asyncio.Semaphore(concurrency)
 
     async def run(self) -> None:
         while True:
+            self.wake.clear()  # before the pass: a wake that comes during it is kept
             try:
                 delay = await self.fire_once()
             except Exception:  # Redis or broker outage: keep the loop alive, try again soon
                 log.exception("firing pass failed")
                 delay = 1.0
-            self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
 
     async def fire_once(self) -> float:
-        """One pass over every shard; returns how long to sleep."""
-        shards = list(range(self.store.keys.shard_count))
-        start = random.randrange(len(shards))  # noqa: S311 (spreads replicas, not crypto)
-        delay = self.max_sleep
-        for n in shards[start:] + shards[:start]:
-            while True:
-                claimed = await self.store.claim(n, self.batch, self.lease_ms)
-                if claimed.members:
-                    await self._fire(n, claimed)
-                if len(claimed.members) < self.batch:
-                    break
-            if claimed.next_due_ms is not None:
-                delay = min(delay, max(0.0, (claimed.next_due_ms - claimed.redis_now_ms) / 1000))
-        return delay
+        """One pass over every shard, ``parallel`` at a time (a pass costs the slowest lane,
+        not the sum of every shard's claim and confirm round trips); returns how long to
+        sleep."""
+        count = self.store.keys.shard_count
+        start = random.randrange(count)  # noqa: S311 (spreads replicas, not crypto)
+        lanes = asyncio.Semaphore(self.parallel)
+
+        async def lane(shard: int) -> float:
+            async with lanes:
+                return await self._drain(shard)
+
+        delays = await asyncio.gather(*(lane((start + i) % count) for i in range(count)))
+        return min([self.max_sleep, *delays])
+
+    async def _drain(self, shard: int) -> float:
+        """Fire everything due in one shard; returns how long until its next timer."""
+        while True:
+            claimed = await self.store.claim(shard, self.batch, self.lease_ms)
+            if claimed.members:
+                await self._fire(shard, claimed)
+            if len(claimed.members) < self.batch:
+                break
+        if claimed.next_due_ms is None:
+            return self.max_sleep
+        return max(0.0, (claimed.next_due_ms - claimed.redis_now_ms) / 1000)
 
     async def _fire(self, shard: int, claimed: Claimed) -> None:
         results = await asyncio.gather(
@@ -112,17 +128,25 @@ class Firer:
         await self.store.ack(shard, claimed.lease_ms, done)
 
     async def _one(self, raw: str, info: bytes | None) -> bool:
-        member = TimerMember.decode(raw)
+        """True when the timer is finished with: published, or nothing to publish."""
         if info is None:
             return True  # its assignment is gone: nothing to send, just drop the timer
+        try:
+            event = reminder_event(TimerMember.decode(raw), info)
+        except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+            # It would fail the same way on every retry: drop it rather than re-lease it
+            # forever. The member holds only ids, no personal data.
+            log.exception("unreadable timer dropped", member=raw[:200])
+            DROPPED.inc()
+            return True
         async with self._slots:
             try:
-                await self.publish(reminder_event(member, info))
+                await self.publish(event)
             except Exception:  # not confirmed: the lease runs out and it fires again
-                log.exception("publish failed", reminder_id=member.reminder_id)
+                log.exception("publish failed", reminder_id=event.reminder_id)
                 return False
         FIRED.inc()
-        LATENESS.observe((datetime.now(UTC) - member.fire_at).total_seconds())
+        LATENESS.observe((datetime.now(UTC) - event.planned_for).total_seconds())
         return True
 
 

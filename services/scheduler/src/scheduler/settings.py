@@ -30,6 +30,12 @@ class SchedulerSettings(ServiceSettings):
         default=5.0, gt=0, le=60, description="Longest sleep of the firing loop."
     )
     claim_batch: int = Field(default=500, ge=1, le=10_000, description="Timers per claim call.")
+    fire_parallel_shards: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Shards fired at once; up to this times claim_batch timers are leased at once.",
+    )
     publish_concurrency: int = Field(
         default=256, ge=1, le=10_000, description="Reminders awaiting a confirm at once."
     )

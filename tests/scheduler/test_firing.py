@@ -1,0 +1,85 @@
+"""The firing loop on the real Redis: an unreadable timer is dropped instead of blocking
+its batch forever, and a reminder whose publish fails stays leased and fires later."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from scheduler.firing import Firer, Publish
+from scheduler.keys import Keys
+from scheduler.planning.ids import TimerMember
+from scheduler.replan import fire_info
+from scheduler.store import TimerStore
+from shared.contracts import ReminderDue
+from shared.contracts.vocabulary import ReminderPurpose
+from tests.scheduler.support import assignment_at
+
+pytestmark = pytest.mark.integration
+
+
+def member(n: int, at: datetime) -> str:
+    return TimerMember(f"c1/asg-{n}", date.today(), ReminderPurpose.REMINDER, "0900", at).encode()
+
+
+async def due_store(redis: Redis, namespace: str, infos: dict[int, str]) -> TimerStore:
+    """One shard with a timer per entry, due a second ago."""
+    store = TimerStore(redis, Keys(f"{namespace}:bs:scheduler", 1))
+    at = datetime.now(UTC) - timedelta(seconds=1)
+    shard = store.keys.shard(0)
+    await redis.zadd(shard.due, {member(n, at): int(at.timestamp() * 1000) for n in infos})
+    await redis.hset(shard.fire, mapping={f"c1/asg-{n}": info for n, info in infos.items()})
+    return store
+
+
+def firer(store: TimerStore, publish: Publish, lease_seconds: float = 30) -> Firer:
+    return Firer(
+        store,
+        publish,
+        lease_seconds=lease_seconds,
+        batch=100,
+        concurrency=8,
+        max_sleep=1,
+        wake=asyncio.Event(),
+    )
+
+
+async def test_an_unreadable_timer_is_dropped_and_the_rest_fire(
+    redis: Redis, namespace: str
+) -> None:
+    good = fire_info("cl-1", 1, assignment_at(1, datetime.now(UTC)), "pol-1")
+    bad_kind = json.dumps({**json.loads(good), "k": "astrology"})
+    store = await due_store(redis, namespace, {1: good, 2: "{not json", 3: bad_kind})
+    sent: list[ReminderDue] = []
+
+    async def publish(event: ReminderDue) -> None:
+        sent.append(event)
+
+    await firer(store, publish).fire_once()
+    assert [e.assignment_id for e in sent] == ["asg-1"]
+    assert await redis.zcard(store.keys.shard(0).due) == 0  # nothing left to re-lease
+
+
+async def test_a_failed_publish_keeps_the_timer_leased_until_it_fires(
+    redis: Redis, namespace: str
+) -> None:
+    good = fire_info("cl-1", 1, assignment_at(1, datetime.now(UTC)), "pol-1")
+    store = await due_store(redis, namespace, {1: good})
+    sent: list[ReminderDue] = []
+
+    async def broker_down(event: ReminderDue) -> None:
+        raise ConnectionError("broker unreachable")
+
+    async def publish(event: ReminderDue) -> None:
+        sent.append(event)
+
+    await firer(store, broker_down, lease_seconds=0.3).fire_once()
+    assert await redis.zcard(store.keys.shard(0).due) == 1  # leased, not acked
+    await asyncio.sleep(0.4)
+    await firer(store, publish).fire_once()
+    assert [e.assignment_id for e in sent] == ["asg-1"]
+    assert await redis.zcard(store.keys.shard(0).due) == 0
