@@ -4,30 +4,20 @@ from __future__ import annotations
 
 # KEYS: due, fire, clients, client.  ARGV: expected rev, roll-at ms, JSON change.
 # Replaces the client's state and timers atomically if nobody else changed it since it
-# was read (optimistic concurrency on ``rev``). Timers in both the old and the new plan
-# keep their score, so one that is claimed (leased) right now is not fired twice.
+# was read (optimistic concurrency on ``rev``), so the caller's ``remove`` (its old timers
+# not in the new plan) is exactly what is stored. Timers in both plans keep their score
+# (ZADD NX), so one that is claimed (leased) right now is not fired twice.
 COMMIT = """
 local rev = tonumber(redis.call('HGET', KEYS[4], 'rev') or '0')
 if rev ~= tonumber(ARGV[1]) then return -1 end
 local c = cjson.decode(ARGV[3])
-local new = {}
-for _, t in ipairs(c.timers) do new[t[1]] = t[2] end
-local old = redis.call('HGET', KEYS[4], 'timers')
-if old then
-  for m in string.gmatch(old, '[^\\n]+') do
-    if not new[m] then redis.call('ZREM', KEYS[1], m) end
-  end
-end
-local members = {}
-for _, t in ipairs(c.timers) do
-  redis.call('ZADD', KEYS[1], 'NX', t[2], t[1])
-  members[#members + 1] = t[1]
-end
+for _, m in ipairs(c.remove) do redis.call('ZREM', KEYS[1], m) end
+for _, t in ipairs(c.timers) do redis.call('ZADD', KEYS[1], 'NX', t[2], t[1]) end
 for _, p in ipairs(c.hset) do redis.call('HSET', KEYS[4], p[1], p[2]) end
 for _, f in ipairs(c.hdel) do redis.call('HDEL', KEYS[4], f) end
 for _, p in ipairs(c.fire_set) do redis.call('HSET', KEYS[2], p[1], p[2]) end
 for _, a in ipairs(c.fire_del) do redis.call('HDEL', KEYS[2], a) end
-redis.call('HSET', KEYS[4], 'timers', table.concat(members, '\\n'), 'rev', rev + 1)
+redis.call('HSET', KEYS[4], 'timers', c.packed, 'rev', rev + 1)
 redis.call('ZADD', KEYS[3], ARGV[2], c.client)
 return rev + 1
 """

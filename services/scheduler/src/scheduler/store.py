@@ -12,6 +12,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from scheduler import lua
 from scheduler.keys import Keys
+from scheduler.planning.ids import pack_members, unpack_members
 from scheduler.state import AssignmentRecord, ClientState, Prefs
 from shared.contracts import ClinicPolicy
 
@@ -50,7 +51,7 @@ class TimerStore:
             elif name.startswith("a:"):
                 state.assignments[name[2:]] = AssignmentRecord.model_validate_json(value)
             elif name == "timers":
-                state.timers = [m for m in value.decode().split("\n") if m]
+                state.timers = unpack_members(value.decode())
         return state
 
     async def commit(
@@ -62,12 +63,19 @@ class TimerStore:
     ) -> bool:
         """Store the state and its new timers; False if the client changed meanwhile."""
         shard = self.keys.shard(self.keys.shard_of(state.client_key))
-        hset = {f"a:{k}": r.model_dump_json() for k, r in state.assignments.items()}
+        # No field of a record has a non-None default behind a None value, so leaving the
+        # Nones out (a fifth of a record) reads back the same.
+        hset = {
+            f"a:{k}": r.model_dump_json(exclude_none=True) for k, r in state.assignments.items()
+        }
         if state.prefs is not None:
             hset["prefs"] = state.prefs.model_dump_json()
+        planned = {m for m, _ in timers}
         change = {
             "client": state.client_key,
             "timers": [[m, str(s)] for m, s in timers],
+            "remove": [m for m in state.timers if m not in planned],
+            "packed": pack_members(m for m, _ in timers),
             # Pairs, not objects: cjson cannot tell an empty object from an empty list.
             "hset": list(hset.items()),
             "hdel": [],

@@ -9,6 +9,7 @@ the same across redeliveries, replicas and re-plans that move the reminder in ti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -75,3 +76,23 @@ class TimerMember:
 
 def assignment_key(clinic_id: str, assignment_id: str) -> str:
     return f"{clinic_id}/{assignment_id}"
+
+
+def pack_members(members: Iterable[str]) -> str:
+    """A client's timer members as kept in its state, each assignment key written once:
+    one line ``<key>\t<rest>\t<rest>...`` per assignment, for members ``<key>|<rest>``.
+    A client's members share a handful of keys, so this saves ~20 bytes per timer."""
+    grouped: dict[str, list[str]] = {}
+    for member in members:
+        key, _, rest = member.partition("|")
+        grouped.setdefault(key, []).append(rest)
+    return "\n".join("\t".join([key, *rests]) for key, rests in grouped.items())
+
+
+def unpack_members(packed: str) -> list[str]:
+    """The members back; a line without a tab is a whole member (the older layout)."""
+    members: list[str] = []
+    for line in filter(None, packed.split("\n")):
+        key, *rests = line.split("\t")
+        members.extend([f"{key}|{rest}" for rest in rests] if rests else [key])
+    return members
