@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,8 +133,12 @@ async def yardstick(namespace: str, count: int) -> float:
         body = sample_body(RAW_CLINIC)
 
         def message() -> aio_pika.Message:
-            return aio_pika.Message(
-                body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT, content_type=JSON
+            return aio_pika.Message(  # the properties the scheduler's publisher sets
+                body,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                content_type=JSON,
+                message_id=str(uuid.uuid4()),
+                correlation_id=str(uuid.uuid4()),
             )
 
         started = time.perf_counter()
