@@ -64,11 +64,11 @@ def _candidates(
         return
     rule = effective_rule(a.assignment, a.policy, client.quiet_hours)
     end = last_allowed_day(a.assignment, a.policy)
-    hi = (
-        min(last + timedelta(days=MAX_LEAD_DAYS), end)
-        if end
-        else last + timedelta(days=MAX_LEAD_DAYS)
-    )
+    # Occurrences after ``last`` matter only for their lead reminders: look only as far
+    # ahead as this rule's longest lead (most rules have none, and this loop dominates).
+    lead = max((lt.days_before for lt in rule.lead_times), default=0)
+    hi = last + timedelta(days=min(lead, MAX_LEAD_DAYS))
+    hi = min(hi, end) if end else hi
     for day in occurrence_dates(a.assignment.schedule, first, hi):
         if day in a.done or (a.paused and a.paused_until and day <= a.paused_until):
             continue
