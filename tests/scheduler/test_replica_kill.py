@@ -64,7 +64,13 @@ async def test_a_killed_replica_loses_nothing_and_duplicates_only_its_own_claims
     topology: Topology, rabbit_channel: AbstractChannel, redis: Redis, tmp_path: Path
 ) -> None:
     keys = Keys(f"{SchedulerSettings(namespace=topology.namespace).redis_prefix}:{NAME}", SHARDS)
-    env = {"SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS), "SCHEDULER_SHARD_COUNT": str(SHARDS)}
+    env = {
+        "SCHEDULER_LEASE_SECONDS": str(LEASE_SECONDS),
+        "SCHEDULER_SHARD_COUNT": str(SHARDS),
+        # With a 3 s lease, a replica must not claim more than it can publish in well
+        # under 3 s on a busy machine, or the other replica would rightly fire it too.
+        "SCHEDULER_FIRE_PARALLEL_SHARDS": "2",
+    }
     with running_system(
         topology.namespace, AMQP_URL, REDIS_URL, tmp_path, {"scheduler": env}, REPLICAS
     ) as system:
