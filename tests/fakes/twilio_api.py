@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,13 @@ class FakeTwilio:
     auth_token: str = "test-auth-token"
     messages: list[SentSms] = field(default_factory=list)
     requests: int = 0
-    # Behaviour: answer ``fail_status`` to the next ``fail_next`` requests; ``hang_next``
-    # requests get no answer for ``hang_seconds``; numbers in ``invalid`` get 21211.
+    # Behaviour: answer ``fail_status`` to the next ``fail_next`` requests, and to every
+    # request before ``fail_until`` (monotonic; see ``fail_for``); ``hang_next`` requests
+    # get no answer for ``hang_seconds``; numbers in ``invalid`` get 21211.
     fail_next: int = 0
+    fail_until: float = 0.0
     fail_status: int = 503
+    failed: int = 0
     retry_after: str | None = None
     hang_next: int = 0
     hang_seconds: float = 5.0
@@ -72,6 +76,16 @@ class FakeTwilio:
         if self._runner:
             await self._runner.cleanup()
 
+    def fail_for(self, seconds: float) -> None:
+        """An outage: every request in the next ``seconds`` is answered ``fail_status``."""
+        self.fail_until = time.monotonic() + seconds
+
+    def _failing(self) -> bool:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return True
+        return time.monotonic() < self.fail_until
+
     def _authorised(self, request: web.Request) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         return request.headers.get("Authorization") == f"Basic {expected}"
@@ -83,8 +97,8 @@ class FakeTwilio:
         if self.hang_next > 0:
             self.hang_next -= 1
             await asyncio.sleep(self.hang_seconds)
-        if self.fail_next > 0:
-            self.fail_next -= 1
+        if self._failing():
+            self.failed += 1
             headers = {"Retry-After": self.retry_after} if self.retry_after else {}
             return web.json_response(
                 {"code": 20500, "message": "Unavailable"}, status=self.fail_status, headers=headers
