@@ -7,6 +7,7 @@ a store gets its own instance on other loopback ports, so nothing else is distur
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
+# A dedicated node's Erlang distribution port is its AMQP port + this (see DedicatedRabbit).
+DIST_OFFSET = 20000
 
 
 def port_open(port: int) -> bool:
@@ -32,6 +35,24 @@ def wait_port(port: int, up: bool, timeout: float) -> None:
             return
         time.sleep(0.1)
     raise TimeoutError(f"port {port} not {'open' if up else 'closed'} within {timeout}s")
+
+
+def free_rabbit_port() -> int:
+    """A free AMQP port whose distribution port (+DIST_OFFSET) is free and valid too."""
+    for _ in range(200):
+        port = random.randrange(20000, 65535 - DIST_OFFSET)
+        if _bindable(port) and _bindable(port + DIST_OFFSET):
+            return port
+    raise RuntimeError("no free port pair for a dedicated RabbitMQ node")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 class DedicatedRabbit:
@@ -55,7 +76,7 @@ class DedicatedRabbit:
         env = {
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.port + 20000),
+            "RABBITMQ_DIST_PORT": str(self.port + DIST_OFFSET),
             "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
             "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.dir / "log"),
