@@ -33,7 +33,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -338,6 +338,20 @@ async def burst(redis: Redis, keys: Keys, observer: Observer, count: int) -> dic
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def with_cpu(pid: int, phase: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """The phase's result plus the scheduler's CPU time per reminder fired in it."""
+    before = cpu_seconds(pid)
+    result = await phase
+    used_ms = (cpu_seconds(pid) - before) * 1000
+    return {**result, "scheduler_cpu_ms_per_reminder": round(used_ms / result["reminders"], 3)}
+
+
 # -- claim cost -----------------------------------------------------------------------
 
 
@@ -404,7 +418,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     out: dict[str, Any] = {"bench": "scheduler", "quick": args.quick}
     try:
-        with scheduler_process(namespace, args.parallel):
+        with scheduler_process(namespace, args.parallel) as system:
+            proc = system.procs["scheduler"].proc
+            assert proc is not None
+            pid = proc.pid
             channel = await connection.channel()
             observer = await observe(channel, topology)
             raw = await raw_publish_rate(namespace, args.raw)
@@ -415,10 +432,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             # The first second of firing in a fresh process is slower (connection pools
             # grow, first publishes): reported apart, so steady means steady.
             out["warmup"] = await steady(redis, keys, observer, args.rate, 2, first=500_000)
-            out["steady"] = await steady(
-                redis, keys, observer, args.rate, args.steady_seconds, first=1_000_000
+            out["steady"] = await with_cpu(
+                pid, steady(redis, keys, observer, args.rate, args.steady_seconds, 1_000_000)
             )
-            out["burst"] = await burst(redis, keys, observer, args.burst)
+            out["burst"] = await with_cpu(pid, burst(redis, keys, observer, args.burst))
         rate = out["burst"]["fire_rate_per_second"]
         out["fire_to_raw_ratio"] = round(rate / raw, 3) if rate else None
         out["claim"] = [await claim_cost(redis, n) for n in args.claim_pending]

@@ -1,5 +1,6 @@
 """The firing loop on the real Redis: an unreadable timer is dropped instead of blocking
-its batch forever, and a reminder whose publish fails stays leased and fires later."""
+its batch forever, a reminder whose publish fails stays leased and fires later, and a
+shard is claimed when due, at least every max_sleep, or at once when woken."""
 
 from __future__ import annotations
 
@@ -27,12 +28,13 @@ def member(n: int, at: datetime) -> str:
 
 
 async def due_store(redis: Redis, namespace: str, infos: dict[int, str]) -> TimerStore:
-    """One shard with a timer per entry, due a second ago."""
+    """One shard with a timer per entry (if any), due a second ago."""
     store = TimerStore(redis, Keys(f"{namespace}:bs:scheduler", 1))
     at = datetime.now(UTC) - timedelta(seconds=1)
     shard = store.keys.shard(0)
-    await redis.zadd(shard.due, {member(n, at): int(at.timestamp() * 1000) for n in infos})
-    await redis.hset(shard.fire, mapping={f"c1/asg-{n}": info for n, info in infos.items()})
+    if infos:
+        await redis.zadd(shard.due, {member(n, at): int(at.timestamp() * 1000) for n in infos})
+        await redis.hset(shard.fire, mapping={f"c1/asg-{n}": info for n, info in infos.items()})
     return store
 
 
@@ -83,3 +85,34 @@ async def test_a_failed_publish_keeps_the_timer_leased_until_it_fires(
     await firer(store, publish).fire_once()
     assert [e.assignment_id for e in sent] == ["asg-1"]
     assert await redis.zcard(store.keys.shard(0).due) == 0
+
+
+async def test_a_shard_is_claimed_when_due_at_least_every_max_sleep_or_when_woken(
+    redis: Redis, namespace: str
+) -> None:
+    info = fire_info("cl-1", 1, assignment_at(1, datetime.now(UTC)), "pol-1")
+    store = await due_store(redis, namespace, {})
+    sent: list[ReminderDue] = []
+
+    async def publish(event: ReminderDue) -> None:
+        sent.append(event)
+
+    loop = firer(store, publish)
+    loop.max_sleep = 0.5
+    assert await loop.fire_once() == pytest.approx(0.5, abs=0.05)  # nothing anywhere
+    await due_store(redis, namespace, {1: info})  # added behind its back, no wake-up
+    await loop.fire_once()
+    assert sent == []  # the shard had nothing due when last seen: not claimed again yet
+    await asyncio.sleep(0.5)
+    await loop.fire_once()
+    assert [e.assignment_id for e in sent] == ["asg-1"]
+
+    running = asyncio.create_task(loop.run())
+    try:
+        await asyncio.sleep(0.1)  # asleep for up to max_sleep now
+        await due_store(redis, namespace, {2: info})
+        loop.wake.set()  # what a replica that adds an earlier timer does
+        await asyncio.sleep(0.1)
+        assert [e.assignment_id for e in sent] == ["asg-1", "asg-2"]
+    finally:
+        running.cancel()

@@ -81,9 +81,12 @@ class Firer:
         self.wake = wake
         self.parallel = parallel
         self._slots = asyncio.Semaphore(concurrency)
+        self._next_due: dict[int, float] = {}  # shard -> loop time of its next timer
 
     async def run(self) -> None:
         while True:
+            if self.wake.is_set():  # an earlier timer was added: look at every shard again
+                self._next_due.clear()
             self.wake.clear()  # before the pass: a wake that comes during it is kept
             try:
                 delay = await self.fire_once()
@@ -94,22 +97,28 @@ class Firer:
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
 
     async def fire_once(self) -> float:
-        """One pass over every shard, ``parallel`` at a time (a pass costs the slowest lane,
-        not the sum of every shard's claim and confirm round trips); returns how long to
-        sleep."""
+        """Drain every shard whose next timer is due, as last seen (every shard at first,
+        and each at least every ``max_sleep``), ``parallel`` at a time; returns how long to
+        sleep. Shards with nothing due are not claimed: at a steady trickle that would
+        cost a Redis round trip per shard for every reminder sent."""
+        loop = asyncio.get_running_loop()
         count = self.store.keys.shard_count
         start = random.randrange(count)  # noqa: S311 (spreads replicas, not crypto)
+        order = [(start + i) % count for i in range(count)]
         lanes = asyncio.Semaphore(self.parallel)
 
-        async def lane(shard: int) -> float:
+        async def lane(shard: int) -> None:
             async with lanes:
-                return await self._drain(shard)
+                wait = await self._drain(shard)
+            self._next_due[shard] = loop.time() + wait
 
-        delays = await asyncio.gather(*(lane((start + i) % count) for i in range(count)))
-        return min([self.max_sleep, *delays])
+        now = loop.time()
+        await asyncio.gather(*(lane(n) for n in order if self._next_due.get(n, now) <= now))
+        return max(0.0, min(self._next_due.values(), default=now) - loop.time())
 
     async def _drain(self, shard: int) -> float:
-        """Fire everything due in one shard; returns how long until its next timer."""
+        """Fire everything due in one shard; returns how long until its next timer (at
+        most ``max_sleep``)."""
         while True:
             claimed = await self.store.claim(shard, self.batch, self.lease_ms)
             if claimed.members:
@@ -118,7 +127,7 @@ class Firer:
                 break
         if claimed.next_due_ms is None:
             return self.max_sleep
-        return max(0.0, (claimed.next_due_ms - claimed.redis_now_ms) / 1000)
+        return min(self.max_sleep, max(0.0, (claimed.next_due_ms - claimed.redis_now_ms) / 1000))
 
     async def _fire(self, shard: int, claimed: Claimed) -> None:
         results = await asyncio.gather(
