@@ -20,6 +20,8 @@ from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from shared.broker import EventPublisher, declare_with_connection
 from shared.contracts.base import Event
@@ -30,6 +32,16 @@ from shared.topology import Topology
 
 Hook = Callable[["Service"], Awaitable[None]]
 log = get_logger("shared.service")
+
+
+def connect_redis(url: str) -> Redis:
+    """A client that reconnects and retries when a connection drops (a Redis restart).
+
+    ``Redis.from_url`` builds connections that never retry (redis-py 8; ``Redis()`` alone
+    gets a retry policy): after a restart every pooled connection failed its first command,
+    and a failure right after a provider accepted a message could send it twice."""
+    retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=10)
+    return Redis.from_url(url, retry=retry)
 
 
 @dataclass
@@ -87,7 +99,7 @@ class Service:
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        self._redis = Redis.from_url(self.settings.redis_url)
+        self._redis = connect_redis(self.settings.redis_url)
         await self._redis.ping()
         await declare_with_connection(self.settings.amqp_url, self.topology, self.consumes)
         for hook in self.on_start:
