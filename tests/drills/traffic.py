@@ -230,8 +230,19 @@ async def metric(http: httpx.AsyncClient, proc: ServiceProc, name: str) -> float
 def log_lines(log_path: Path, event: str) -> int:
     """How many of a service's JSON log lines carry this event."""
     needle = f'"event": "{event}"'
-    text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    return sum(1 for line in text.splitlines() if needle in line)
+    return sum(1 for line in _lines(log_path) if needle in line)
+
+
+def errors_logged(procs: dict[str, ServiceProc]) -> dict[str, int]:
+    """Error-level log lines per service (unexpected exceptions, failed loops)."""
+    return {
+        name: sum(1 for line in _lines(p.log_path) if '"level": "error"' in line)
+        for name, p in procs.items()
+    }
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(errors="replace").splitlines() if path.exists() else []
 
 
 def pids(procs: dict[str, ServiceProc]) -> dict[str, Any]:
