@@ -17,7 +17,9 @@ Phases, in one run so that they share the machine's conditions:
 - claim: one CLAIM call returning a batch, with few versus many pending timers (in a
   separate key space the running scheduler does not see).
 Lateness is measured at a consumer of ``reminder.due``, so it includes the broker's
-delivery: an upper bound on "confirmed publish - planned".
+delivery: an upper bound on "confirmed publish - planned". The scheduler's own histogram
+of that (``bs_scheduler_lateness_seconds``) and its CPU time per reminder are reported
+beside it for the steady and burst phases.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aio_pika
+import httpx
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from redis.asyncio import Redis
 
@@ -64,13 +67,14 @@ from tests.support.infra import (
     unique_namespace,
     wait_for,
 )
-from tests.support.system import System, running_system
+from tests.support.system import ServiceProc, System, running_system
 
 SHARDS = 16
 IN_FLIGHT = 256  # the scheduler's publish_concurrency default
 CLAIM_BATCH = 500  # the scheduler's claim_batch default
 INGEST_CLINIC, FIRE_CLINIC, RAW_CLINIC = "clinic-ingest", "clinic-fire", "clinic-raw0"
 JSON = "application/json"
+LATENESS_BUCKET = "bs_scheduler_lateness_seconds_bucket"
 
 
 @dataclass
@@ -344,12 +348,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def with_cpu(pid: int, phase: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """The phase's result plus the scheduler's CPU time per reminder fired in it."""
-    before = cpu_seconds(pid)
+async def lateness_buckets(base_url: str) -> dict[float, float]:
+    """The scheduler's own lateness histogram (confirmed publish - planned): le -> count."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"{base_url}/metrics", timeout=5)).text
+    rows = (line for line in text.splitlines() if line.startswith(LATENESS_BUCKET))
+    return {float(r.split('le="')[1].split('"')[0]): float(r.rsplit(" ", 1)[1]) for r in rows}
+
+
+def bucket_percentile(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """Upper bound (ms) of the bucket holding the q-quantile of what was observed between."""
+    counts = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
+    total = counts[float("inf")]
+    return next(le * 1000 for le, n in counts.items() if n >= q * total)
+
+
+async def measured(service: ServiceProc, phase: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    """The phase's result plus, from the scheduler itself, its CPU time per reminder and
+    its lateness at the publisher confirm (histogram buckets: an upper bound)."""
+    assert service.proc is not None
+    cpu, buckets = cpu_seconds(service.proc.pid), await lateness_buckets(service.base_url)
     result = await phase
-    used_ms = (cpu_seconds(pid) - before) * 1000
-    return {**result, "scheduler_cpu_ms_per_reminder": round(used_ms / result["reminders"], 3)}
+    used_ms = (cpu_seconds(service.proc.pid) - cpu) * 1000
+    after = await lateness_buckets(service.base_url)
+    return {
+        **result,
+        "scheduler_cpu_ms_per_reminder": round(used_ms / result["reminders"], 3),
+        "confirmed_lateness_ms_p50_at_most": bucket_percentile(buckets, after, 0.50),
+        "confirmed_lateness_ms_p99_at_most": bucket_percentile(buckets, after, 0.99),
+    }
 
 
 # -- claim cost -----------------------------------------------------------------------
@@ -419,9 +446,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"bench": "scheduler", "quick": args.quick}
     try:
         with scheduler_process(namespace, args.parallel) as system:
-            proc = system.procs["scheduler"].proc
-            assert proc is not None
-            pid = proc.pid
+            service = system.procs["scheduler"]
             channel = await connection.channel()
             observer = await observe(channel, topology)
             raw = await raw_publish_rate(namespace, args.raw)
@@ -432,10 +457,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             # The first second of firing in a fresh process is slower (connection pools
             # grow, first publishes): reported apart, so steady means steady.
             out["warmup"] = await steady(redis, keys, observer, args.rate, 2, first=500_000)
-            out["steady"] = await with_cpu(
-                pid, steady(redis, keys, observer, args.rate, args.steady_seconds, 1_000_000)
+            out["steady"] = await measured(
+                service, steady(redis, keys, observer, args.rate, args.steady_seconds, 1_000_000)
             )
-            out["burst"] = await with_cpu(pid, burst(redis, keys, observer, args.burst))
+            out["burst"] = await measured(service, burst(redis, keys, observer, args.burst))
         rate = out["burst"]["fire_rate_per_second"]
         out["fire_to_raw_ratio"] = round(rate / raw, 3) if rate else None
         out["claim"] = [await claim_cost(redis, n) for n in args.claim_pending]
