@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 from collections.abc import Awaitable
@@ -60,7 +61,7 @@ def create_service(settings: SchedulerSettings | None = None) -> Service:
             wake=wake,
             parallel=cfg.fire_parallel_shards,
         )
-        svc.spawn(after_broker_start(svc, firer.run()), "firing")
+        svc.spawn(after_broker_start(svc, fire(firer)), "firing")
         svc.spawn(listen_for_wakes(store, wake), "wakes")
         svc.spawn(roll_horizon(runtime.replanner, cfg.roll_check_seconds), "roll")
         backlog = report_backlog(
@@ -84,6 +85,14 @@ async def store_redis(service: Service, cfg: SchedulerSettings) -> RedisClient:
 
     service.on_stop.append(close)
     return cluster
+
+
+async def fire(firer: Firer) -> None:
+    # What is alive once the service is up lives as long as the process. Frozen, the
+    # collector no longer walks it: a full collection otherwise stalls firing ~50 ms.
+    gc.collect()
+    gc.freeze()
+    await firer.run()
 
 
 async def after_broker_start(service: Service, loop: Awaitable[None]) -> None:
