@@ -356,11 +356,15 @@ async def lateness_buckets(base_url: str) -> dict[float, float]:
     return {float(r.split('le="')[1].split('"')[0]): float(r.rsplit(" ", 1)[1]) for r in rows}
 
 
-def bucket_percentile(before: dict[float, float], after: dict[float, float], q: float) -> float:
-    """Upper bound (ms) of the bucket holding the q-quantile of what was observed between."""
+def bucket_percentile(
+    before: dict[float, float], after: dict[float, float], q: float
+) -> float | None:
+    """Upper bound (ms) of the bucket holding the q-quantile of what was observed between;
+    None past the largest finite bucket (60 s)."""
     counts = {le: after[le] - before.get(le, 0.0) for le in sorted(after)}
     total = counts[float("inf")]
-    return next(le * 1000 for le, n in counts.items() if n >= q * total)
+    bound = next(le for le, n in counts.items() if n >= q * total)
+    return bound * 1000 if bound != float("inf") else None
 
 
 async def measured(service: ServiceProc, phase: Awaitable[dict[str, Any]]) -> dict[str, Any]:
