@@ -61,8 +61,10 @@ async def test_an_unreadable_timer_is_dropped_and_the_rest_fire(
     async def publish(event: ReminderDue) -> None:
         sent.append(event)
 
-    await firer(store, publish).fire_once()
+    loop = firer(store, publish)
+    await loop.fire_once()
     assert [e.assignment_id for e in sent] == ["asg-1"]
+    await loop.flush()  # acks what was published (normally the shard's next claim does)
     assert await redis.zcard(store.keys.shard(0).due) == 0  # nothing left to re-lease
 
 
@@ -82,8 +84,12 @@ async def test_a_failed_publish_keeps_the_timer_leased_until_it_fires(
     await firer(store, broker_down, lease_seconds=0.3).fire_once()
     assert await redis.zcard(store.keys.shard(0).due) == 1  # leased, not acked
     await asyncio.sleep(0.4)
-    await firer(store, publish).fire_once()
+    loop = firer(store, publish)
+    await loop.fire_once()
     assert [e.assignment_id for e in sent] == ["asg-1"]
+    assert await redis.zcard(store.keys.shard(0).due) == 1  # published, ack pending
+    await asyncio.sleep(loop.ack_within)  # the shard is looked at again by then
+    await loop.fire_once()  # and its claim acks it
     assert await redis.zcard(store.keys.shard(0).due) == 0
 
 

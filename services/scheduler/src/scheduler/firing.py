@@ -1,4 +1,5 @@
-"""The firing loop: claim due timers shard by shard, publish with confirms, then ack.
+"""The firing loop: claim due timers shard by shard, publish with confirms, then ack
+(with the shard's next claim).
 
 No leader and no fixed polling: each replica sleeps until the earliest due time it saw
 (at most ``max_sleep``) and wakes early when a replica adds an earlier timer.
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from scheduler.planning.ids import TimerMember
-from scheduler.store import Claimed, TimerStore
+from scheduler.store import Acks, Claimed, TimerStore
 from shared.contracts import ReminderDue
 from shared.contracts.vocabulary import ActivityKind
 from shared.logging import get_logger
@@ -82,19 +83,31 @@ class Firer:
         self.parallel = parallel
         self._slots = asyncio.Semaphore(concurrency)
         self._next_due: dict[int, float] = {}  # shard -> loop time of its next timer
+        self._acks: dict[int, Acks] = {}  # shard -> published, acked by its next claim
+        self.ack_within = min(1.0, lease_seconds / 3)
 
     async def run(self) -> None:
-        while True:
-            if self.wake.is_set():  # an earlier timer was added: look at every shard again
-                self._next_due.clear()
-            self.wake.clear()  # before the pass: a wake that comes during it is kept
-            try:
-                delay = await self.fire_once()
-            except Exception:  # Redis or broker outage: keep the loop alive, try again soon
-                log.exception("firing pass failed")
-                delay = 1.0
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+        try:
+            while True:
+                if self.wake.is_set():  # an earlier timer was added: look at every shard
+                    self._next_due.clear()
+                self.wake.clear()  # before the pass: a wake that comes during it is kept
+                try:
+                    delay = await self.fire_once()
+                except Exception:  # Redis or broker outage: keep the loop alive
+                    log.exception("firing pass failed")
+                    delay = 1.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=delay)
+        finally:
+            with contextlib.suppress(Exception):  # Redis gone: the leases run out instead
+                await self.flush()
+
+    async def flush(self) -> None:
+        """Ack what was published and not acked yet (at shutdown: nothing fires twice)."""
+        for shard, (lease, members) in list(self._acks.items()):
+            await self.store.ack(shard, lease, members)
+            del self._acks[shard]
 
     async def fire_once(self) -> float:
         """Drain every shard whose next timer is due, as last seen (every shard at first,
@@ -117,24 +130,33 @@ class Firer:
         return max(0.0, min(self._next_due.values(), default=now) - loop.time())
 
     async def _drain(self, shard: int) -> float:
-        """Fire everything due in one shard; returns how long until its next timer (at
-        most ``max_sleep``)."""
+        """Fire everything due in one shard; returns how long until it needs a look again:
+        its next timer, or sooner to ack what it published (at most ``max_sleep``).
+
+        What a batch published is acked by the shard's next claim, in the same Lua call:
+        at a steady trickle that halves the Redis calls per reminder."""
         while True:
-            claimed = await self.store.claim(shard, self.batch, self.lease_ms)
-            if claimed.members:
-                await self._fire(shard, claimed)
+            claimed = await self.store.claim(
+                shard, self.batch, self.lease_ms, self._acks.get(shard)
+            )
+            self._acks.pop(shard, None)
+            if claimed.members and (done := await self._fire(claimed)):
+                self._acks[shard] = (claimed.lease_ms, done)
             if len(claimed.members) < self.batch:
                 break
-        if claimed.next_due_ms is None:
-            return self.max_sleep
-        return min(self.max_sleep, max(0.0, (claimed.next_due_ms - claimed.redis_now_ms) / 1000))
+        wait = self.max_sleep
+        if claimed.next_due_ms is not None:
+            wait = (claimed.next_due_ms - claimed.redis_now_ms) / 1000
+        if shard in self._acks:
+            wait = min(wait, self.ack_within)  # well before those leases run out
+        return min(self.max_sleep, max(0.0, wait))
 
-    async def _fire(self, shard: int, claimed: Claimed) -> None:
+    async def _fire(self, claimed: Claimed) -> list[str]:
+        """The members that are done with (published, or nothing to publish)."""
         results = await asyncio.gather(
             *(self._one(m, i) for m, i in zip(claimed.members, claimed.infos, strict=True))
         )
-        done = [m for m, ok in zip(claimed.members, results, strict=True) if ok]
-        await self.store.ack(shard, claimed.lease_ms, done)
+        return [m for m, ok in zip(claimed.members, results, strict=True) if ok]
 
     async def _one(self, raw: str, info: bytes | None) -> bool:
         """True when the timer is finished with: published, or nothing to publish."""

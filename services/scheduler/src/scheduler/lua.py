@@ -22,10 +22,29 @@ redis.call('ZADD', KEYS[3], ARGV[2], c.client)
 return rev + 1
 """
 
-# KEYS: due, fire.  ARGV: max items, lease ms.
-# Takes due timers by the server's clock and pushes each one's score to the lease expiry:
-# acked timers are removed; a timer whose replica died simply becomes due again.
-CLAIM = """
+
+# Removes published timers (ARGV[from]...), unless their lease (ARGV[lease]) ran out and
+# another replica took them: then their score is that replica's lease.
+def _ack(lease: int, first: int) -> str:
+    return f"""
+local acked = 0
+for i = {first}, #ARGV do
+  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) == tonumber(ARGV[{lease}]) then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    acked = acked + 1
+  end
+end
+"""
+
+
+# KEYS: due, fire.  ARGV: max items, lease ms, lease of the acks, members to ack...
+# First acks what the caller published since its last claim on this shard (one call per
+# batch instead of two), then takes due timers by the server's clock and pushes each
+# one's score to the lease expiry: acked timers are removed; a timer whose replica died
+# simply becomes due again.
+CLAIM = (
+    _ack(lease=3, first=4)
+    + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -38,16 +57,7 @@ end
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {now, lease, items, infos, nxt[2] or false}
 """
+)
 
-# KEYS: due.  ARGV: lease ms, members...
-# Removes published timers, unless their lease ran out and another replica took them.
-ACK = """
-local n = 0
-for i = 2, #ARGV do
-  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) == tonumber(ARGV[1]) then
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    n = n + 1
-  end
-end
-return n
-"""
+# KEYS: due.  ARGV: lease ms, members...  Returns how many were acked.
+ACK = _ack(lease=1, first=2) + "return acked\n"

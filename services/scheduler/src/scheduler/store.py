@@ -22,6 +22,10 @@ SEEN_TTL_SECONDS = 7 * 24 * 3600
 RedisClient = Redis | RedisCluster
 
 
+# Published timers not acked yet: (the lease they were claimed with, members).
+Acks = tuple[int, list[str]]
+
+
 @dataclass(frozen=True)
 class Claimed:
     redis_now_ms: int
@@ -116,10 +120,15 @@ class TimerStore:
         await self.redis.set(self.keys.seen(event_id), b"1", ex=SEEN_TTL_SECONDS)
 
     # -- timers ---------------------------------------------------------------------------
-    async def claim(self, shard_no: int, limit: int, lease_ms: int) -> Claimed:
+    async def claim(
+        self, shard_no: int, limit: int, lease_ms: int, ack: Acks | None = None
+    ) -> Claimed:
+        """Due timers, leased for ``lease_ms``; first acks ``ack`` (lease, members)."""
         shard = self.keys.shard(shard_no)
+        acked_lease, acked = ack or (0, [])
+        args: list[str | int] = [limit, lease_ms, acked_lease, *acked]
         now, lease, members, infos, nxt = cast(
-            list[Any], await self._claim(keys=[shard.due, shard.fire], args=[limit, lease_ms])
+            list[Any], await self._claim(keys=[shard.due, shard.fire], args=args)
         )
         return Claimed(
             redis_now_ms=int(now),
