@@ -53,7 +53,10 @@ CLINIC = "clinic-bench"
 
 
 async def publish(channel: aio_pika.abc.AbstractChannel, topology: Topology, event: Event) -> None:
-    exchange = await channel.get_exchange(topology.exchange(PUBLISH_TO[event.type_tag()][0]))
+    # get_exchange(ensure=False): no passive declare (a round trip) per message; the bench
+    # would otherwise measure its own publishing instead of the notifier.
+    name = topology.exchange(PUBLISH_TO[event.type_tag()][0])
+    exchange = await channel.get_exchange(name, ensure=False)
     await exchange.publish(
         aio_pika.Message(event.model_dump_json().encode(), content_type="application/json"),
         routing_key=event.type_tag(),

@@ -1,8 +1,16 @@
-"""SMS through the Twilio Messages REST API (httpx; base URL configurable)."""
+"""SMS through the Twilio Messages REST API (aiohttp; base URL configurable).
+
+aiohttp rather than httpx: the notifier makes one provider call per reminder, and
+httpx's per-request machinery (httpcore, anyio, a failing ``import sniffio`` on every
+call) cost more CPU than the rest of the send together.
+"""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
 
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
 
@@ -26,13 +34,20 @@ class TwilioProvider:
         self.account_sid = account_sid
         self.from_number = from_number
         self.status_callback = status_callback
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), auth=(account_sid, auth_token), timeout=timeout
-        )
+        self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def rate_key(self) -> str:
         return f"twilio:{self.account_sid}:{self.from_number}"
+
+    def _client(self) -> aiohttp.ClientSession:
+        # Made on first use: a session belongs to the event loop that runs the sends.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        return self._session
 
     async def send(self, message: OutboundMessage) -> SendResult:
         if not message.to_phone:
@@ -44,46 +59,40 @@ class TwilioProvider:
             "StatusCallback": self.status_callback,
         }
         try:
-            response = await self._client.post(
-                f"/2010-04-01/Accounts/{self.account_sid}/Messages.json", data=form
-            )
-        except httpx.TimeoutException as exc:
+            async with self._client().post(self._url, data=form) as response:
+                body = await _json(response)
+                return _result(response.status, response.headers, body)
+        except TimeoutError as exc:
             raise ProviderError("twilio timed out", permanent=False) from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise ProviderError(
                 f"twilio unreachable: {type(exc).__name__}", permanent=False
             ) from exc
-        return _result(response)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
 
-def _result(response: httpx.Response) -> SendResult:
-    status = response.status_code
+def _result(status: int, headers: Mapping[str, str], body: dict[str, object]) -> SendResult:
     if status in (200, 201):
-        sid = _json(response).get("sid")
+        sid = body.get("sid")
         if not isinstance(sid, str) or not sid:
             raise ProviderError("twilio answered without a message sid", permanent=False)
         return SendResult(sid)
-    body = _json(response)
     code = body.get("code")
     reason = f"twilio {status}" + (f" code {code}" if code else "")
     if status == 429 or status >= 500:
-        retry = parse_retry_after(response.headers.get("Retry-After"))
+        retry = parse_retry_after(headers.get("Retry-After"))
         raise ProviderError(reason, permanent=False, retry_after=retry)
     if status in (401, 403):  # our credentials, not the recipient: retry, don't fail over
         raise ProviderError(reason, permanent=False)
-    return _permanent(reason, code)
-
-
-def _permanent(reason: str, code: object) -> SendResult:
     raise ProviderError(reason, permanent=True, code=str(code) if code else None)
 
 
-def _json(response: httpx.Response) -> dict[str, object]:
+async def _json(response: aiohttp.ClientResponse) -> dict[str, object]:
     try:
-        data = response.json()
-    except ValueError:
+        data = await response.json(content_type=None)
+    except (ValueError, aiohttp.ContentTypeError, asyncio.IncompleteReadError):
         return {}
     return data if isinstance(data, dict) else {}
