@@ -16,14 +16,16 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Response
+from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
+from faststream.rabbit.subscriber import RabbitSubscriber
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
-from shared.broker import EventPublisher, declare_with_connection
+from shared.broker import EventPublisher, declare_with_connection, rabbit_queue
 from shared.contracts.base import Event
 from shared.handling import make_broker
 from shared.logging import configure_logging, get_logger
@@ -79,6 +81,16 @@ class Service:
     def key(self, *parts: str) -> str:
         """A Redis key under this deployment's prefix and the service's name."""
         return ":".join((self.settings.redis_prefix, self.name, *parts))
+
+    def subscriber(self, base: str, description: str) -> RabbitSubscriber:
+        """Decorates a handler of one of the service's queues. Errors are never acked
+        silently: the handling middleware retries or dead-letters them with a reason."""
+        return self.broker.subscriber(
+            rabbit_queue(self.topology, base),
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=self.topology.queue(base),
+            description=description,
+        )
 
     def spawn(self, coro: Awaitable[Any], name: str) -> None:
         """Run a background loop for the service's lifetime (cancelled on shutdown)."""

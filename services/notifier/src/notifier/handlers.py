@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from faststream import AckPolicy
 from pydantic import Field
 
 from notifier.runtime import Runtime
-from shared.broker import rabbit_queue
 from shared.contracts import (
     ClientPreferencesChanged,
     ClinicPolicyChanged,
@@ -27,20 +25,12 @@ log = get_logger("notifier.handlers")
 
 
 def register(service: Service, runtime: Runtime) -> None:
-    @service.broker.subscriber(
-        rabbit_queue(service.topology, NOTIFIER_REMINDERS_QUEUE),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=service.topology.queue(NOTIFIER_REMINDERS_QUEUE),
-        description="Reminders that are due now.",
-    )
+    @service.subscriber(NOTIFIER_REMINDERS_QUEUE, "Reminders that are due now.")
     async def on_reminder_due(event: ReminderDue) -> None:
         await runtime.dispatcher.handle(event)
 
-    @service.broker.subscriber(
-        rabbit_queue(service.topology, NOTIFIER_DIRECTORY_QUEUE),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=service.topology.queue(NOTIFIER_DIRECTORY_QUEUE),
-        description="Contact points, consent and clinic messaging settings.",
+    @service.subscriber(
+        NOTIFIER_DIRECTORY_QUEUE, "Contact points, consent and clinic messaging settings."
     )
     async def on_directory_event(event: DirectoryInput) -> None:
         await apply_directory_event(runtime, event)

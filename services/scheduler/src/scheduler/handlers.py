@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from faststream import AckPolicy
 from pydantic import Field
 
 from scheduler.planning.ids import assignment_key
@@ -21,7 +20,6 @@ from scheduler.state import (
     apply_prefs,
     as_assigned,
 )
-from shared.broker import rabbit_queue
 from shared.contracts import (
     ActivityAssigned,
     ActivityCancelled,
@@ -64,11 +62,8 @@ class Runtime:
 
 
 def register(service: Service, runtime: Runtime) -> None:
-    @service.broker.subscriber(
-        rabbit_queue(service.topology, SCHEDULER_QUEUE),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=service.topology.queue(SCHEDULER_QUEUE),
-        description="Assignment lifecycle, client preferences and clinic policies.",
+    @service.subscriber(
+        SCHEDULER_QUEUE, "Assignment lifecycle, client preferences and clinic policies."
     )
     async def on_event(event: SchedulerInput) -> None:
         store = runtime.replanner.store
