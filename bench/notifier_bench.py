@@ -27,19 +27,18 @@ from notifier.app import create_app
 from notifier.providers.base import OutboundMessage
 from notifier.providers.twilio import TwilioProvider
 from notifier.settings import NotifierSettings
-from shared.broker import delete_topology
+from shared.broker import delete_topology, publish_event
 from shared.contracts import (
     ActivityKind,
     Channel,
     ChannelConsent,
     ClientPreferencesChanged,
     ContactPoints,
-    Event,
     ReminderDue,
     ReminderPurpose,
 )
 from shared.logging import configure_logging
-from shared.topology import PUBLISH_TO, Exchange, Topology
+from shared.topology import Exchange, Topology
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.infra import (
     AMQP_URL,
@@ -50,17 +49,6 @@ from tests.support.infra import (
 from tests.support.services import running
 
 CLINIC = "clinic-bench"
-
-
-async def publish(channel: aio_pika.abc.AbstractChannel, topology: Topology, event: Event) -> None:
-    # get_exchange(ensure=False): no passive declare (a round trip) per message; the bench
-    # would otherwise measure its own publishing instead of the notifier.
-    name = topology.exchange(PUBLISH_TO[event.type_tag()][0])
-    exchange = await channel.get_exchange(name, ensure=False)
-    await exchange.publish(
-        aio_pika.Message(event.model_dump_json().encode(), content_type="application/json"),
-        routing_key=event.type_tag(),
-    )
 
 
 def due(n: int) -> ReminderDue:
@@ -130,7 +118,7 @@ async def main(count: int) -> dict[str, object]:
                     all_dispatched.set()
 
             await observer.consume(on_event)
-            await publish(
+            await publish_event(
                 channel,
                 topology,
                 ClientPreferencesChanged(
@@ -144,7 +132,7 @@ async def main(count: int) -> dict[str, object]:
             )
             await asyncio.sleep(0.5)
             started = time.perf_counter()
-            await asyncio.gather(*(publish(channel, topology, due(n)) for n in range(count)))
+            await asyncio.gather(*(publish_event(channel, topology, due(n)) for n in range(count)))
             published_s = time.perf_counter() - started
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(all_dispatched.wait(), timeout=300)

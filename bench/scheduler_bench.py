@@ -54,11 +54,11 @@ from scheduler.keys import Keys
 from scheduler.planning.ids import TimerMember
 from scheduler.replan import fire_info
 from scheduler.store import TimerStore
-from shared.broker import delete_topology
-from shared.contracts import ActivityAssigned, ClinicPolicyChanged, Event
+from shared.broker import delete_topology, publish_event
+from shared.contracts import ActivityAssigned, ClinicPolicyChanged
 from shared.contracts.examples import example_policy
 from shared.contracts.vocabulary import ReminderPurpose
-from shared.topology import PUBLISH_TO, Exchange, Topology
+from shared.topology import Exchange, Topology
 from tests.scheduler.support import assignment_at
 from tests.support.infra import (
     AMQP_URL,
@@ -97,12 +97,6 @@ async def observe(channel: AbstractChannel, topology: Topology) -> Observer:
     observer = Observer()
     await queue.consume(observer.on_message, no_ack=True)
     return observer
-
-
-async def publish_event(channel: AbstractChannel, topology: Topology, event: Event) -> None:
-    exchange = await channel.get_exchange(topology.exchange(PUBLISH_TO[event.type_tag()][0]))
-    body = event.model_dump_json().encode()
-    await exchange.publish(aio_pika.Message(body), routing_key=event.type_tag())
 
 
 async def in_flight(jobs: Iterator[Any], limit: int) -> None:

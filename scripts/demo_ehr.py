@@ -23,6 +23,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from shared.broker import publish_event
 from shared.contracts import (
     Activity,
     ActivityAssigned,
@@ -120,19 +121,8 @@ def build_events(run: str, lead: timedelta) -> tuple[list[Event], ActivityAssign
 
 
 async def publish(channel: AbstractChannel, topology: Topology, event: Event) -> None:
-    exchange = await channel.get_exchange(topology.exchange(Exchange.INBOUND))
-    tag = event.type_tag()
-    assert PUBLISH_TO[tag] == (Exchange.INBOUND,)
-    await exchange.publish(
-        aio_pika.Message(
-            event.model_dump_json().encode(),
-            content_type="application/json",
-            message_id=str(event.event_id),
-            correlation_id=event.correlation_id,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        ),
-        routing_key=tag,
-    )
+    assert PUBLISH_TO[event.type_tag()] == (Exchange.INBOUND,)
+    await publish_event(channel, topology, event)
 
 
 async def watch(channel: AbstractChannel, topology: Topology, journey: Journey, run: str) -> None:

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractExchange, AbstractRobustChannel, AbstractRobust
 from redis.asyncio import Redis
 
 from scheduler.keys import Keys
-from shared.broker import delete_topology
+from shared.broker import delete_topology, event_message
 from shared.contracts import (
     ActivityAssigned,
     Channel,
@@ -90,12 +90,7 @@ class Ehr:
 
     async def publish(self, event: Event, deadline_s: float = 120) -> None:
         tag = event.type_tag()
-        message = aio_pika.Message(
-            event.model_dump_json().encode(),
-            content_type="application/json",
-            message_id=str(event.event_id),
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        )
+        message = event_message(event)
         loop = asyncio.get_running_loop()
         give_up = loop.time() + deadline_s
         async with self._slots:

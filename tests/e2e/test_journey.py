@@ -19,7 +19,7 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from shared.broker import delete_topology
+from shared.broker import delete_topology, publish_event
 from shared.contracts import (
     Activity,
     ActivityAssigned,
@@ -39,7 +39,7 @@ from shared.contracts import (
     SessionUpcoming,
 )
 from shared.contracts.examples import example_policy
-from shared.topology import PUBLISH_TO, Exchange, Topology
+from shared.topology import Exchange, Topology
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_api import FakeTwilio
 from tests.support.infra import AMQP_URL, REDIS_URL, delete_redis_namespace, unique_namespace
@@ -73,18 +73,7 @@ class Ehr:
         await queue.consume(on_message)
 
     async def publish(self, event: Event) -> None:
-        event_type = str(getattr(event, "type"))  # noqa: B009 (the base class has no tag)
-        for exchange_name in PUBLISH_TO[event_type]:
-            exchange = await self.channel.get_exchange(self.topology.exchange(exchange_name))
-            await exchange.publish(
-                aio_pika.Message(
-                    event.model_dump_json().encode(),
-                    content_type="application/json",
-                    message_id=str(event.event_id),
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                routing_key=event_type,
-            )
+        await publish_event(self.channel, self.topology, event)
 
     def seen(self, event_type: str) -> list[dict[str, Any]]:
         return [e for e in self.outbound if e["type"] == event_type]

@@ -19,6 +19,7 @@ from py_vapid.utils import b64urlencode
 
 from notifier.app import create_app
 from notifier.settings import NotifierSettings
+from shared.broker import publish_event
 from shared.contracts import (
     ActivityKind,
     Channel,
@@ -75,18 +76,7 @@ class Harness:
         return self.settings.webhook_base_url
 
     async def publish(self, event: Event) -> None:
-        exchange_name = self.topology.exchange(PUBLISH_TO[event.type_tag()][0])
-        exchange = await self.channel.get_exchange(exchange_name)
-        await exchange.publish(
-            aio_pika.Message(
-                event.model_dump_json().encode(),
-                content_type="application/json",
-                message_id=str(event.event_id),
-                correlation_id=event.correlation_id,
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=event.type_tag(),
-        )
+        await publish_event(self.channel, self.topology, event)
 
     async def publish_raw(self, routing_key: str, body: bytes) -> None:
         name = self.topology.exchange(PUBLISH_TO[routing_key][0])

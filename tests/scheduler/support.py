@@ -11,6 +11,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from shared.broker import publish_event
 from shared.contracts import (
     ActivityAssigned,
     Caps,
@@ -78,7 +79,7 @@ async def publish_raw(
 
 
 async def publish(channel: AbstractChannel, topology: Topology, event: Event) -> None:
-    await publish_raw(channel, topology, event.type_tag(), event.model_dump_json().encode())
+    await publish_event(channel, topology, event)
 
 
 class DueCollector:

@@ -104,6 +104,31 @@ async def delete_topology(amqp_url: str, topology: Topology) -> None:
             await channel.exchange_delete(exchange)
 
 
+def event_message(event: Event) -> aio_pika.Message:
+    """An event as docs/integration.md asks an EHR to publish it: JSON, persistent, with
+    the envelope's event id and correlation id as message properties."""
+    return aio_pika.Message(
+        event.model_dump_json().encode(),
+        content_type=JSON,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(event.event_id),
+        correlation_id=event.correlation_id,
+    )
+
+
+async def publish_event(
+    channel: AbstractChannel, topology: Topology, event: Event, **publish_args: Any
+) -> None:
+    """Publish with plain aio-pika (no FastStream), as an integrator's client does, to
+    every exchange the event's type travels on. ``publish_args`` go to aio-pika (for
+    example ``mandatory=True`` or a ``timeout``); a confirming channel confirms each."""
+    tag = event.type_tag()
+    message = event_message(event)
+    for exchange in PUBLISH_TO[tag]:
+        target = await channel.get_exchange(topology.exchange(exchange), ensure=False)
+        await target.publish(message, routing_key=tag, **publish_args)
+
+
 class EventPublisher:
     """Publishes events to the exchanges their type belongs to, persistent and confirmed.
 

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from scheduler.policy_file import MAX_BYTES, PolicyFileError, describe, parse_policy_file
 from scheduler.settings import SchedulerSettings
+from shared.broker import event_message
 from shared.contracts import ClinicPolicyChanged
 from shared.topology import PUBLISH_TO, Topology
 
@@ -42,13 +43,7 @@ async def publish_confirmed(
     """Publish persistent and mandatory on a confirming channel: returns only once the
     broker has routed the event to at least one queue and confirmed it."""
     tag = event.type_tag()
-    message = aio_pika.Message(
-        event.model_dump_json().encode(),
-        content_type="application/json",
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=str(event.event_id),
-        correlation_id=event.correlation_id,
-    )
+    message = event_message(event)
     try:
         connection = await aio_pika.connect(amqp_url, timeout=wait)
     except (AMQPError, OSError, TimeoutError) as exc:
