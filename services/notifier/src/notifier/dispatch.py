@@ -22,7 +22,7 @@ from notifier.directory import Directory, LastReminder
 from notifier.ledger import Ledger, SentRecord
 from notifier.providers.base import Provider, ProviderError, SendResult
 from notifier.providers.twilio import UNSUBSCRIBED_CODE
-from notifier.resilience import CircuitBreaker, RateLimiter
+from notifier.resilience import CircuitBreaker, RateLimiter, burst_for
 from notifier.templates import Rendered
 from shared.contracts import (
     Channel,
@@ -34,6 +34,7 @@ from shared.contracts import (
     NotificationSuppressed,
     ReminderDue,
     SuppressionReason,
+    derived_event_id,
 )
 from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
@@ -63,8 +64,11 @@ class Dispatcher:
 
     async def handle(self, event: ReminderDue, now: datetime | None = None) -> None:
         now = now or datetime.now(UTC)
-        if await self.ledger.sent(event.reminder_id):
+        if (record := await self.ledger.sent(event.reminder_id)) is not None:
+            # Announce it again: the first delivery may have stopped between recording
+            # the send and publishing (the tracker takes a repeated announcement as one).
             log.info("duplicate reminder: already sent", reminder_id=event.reminder_id)
+            await self.publish(_dispatched(event, record))
             return
         prefs = await self.directory.preferences(event.clinic_id, event.client_ref)
         policy = await self.directory.policy(event.clinic_id, event.policy_id)
@@ -196,7 +200,8 @@ class Dispatcher:
         if open_for > 0:
             raise TransientError(f"{provider.name} circuit open", retry_after=open_for)
         rate = self.limits.rates[channel]
-        while (wait := await self.limiter.acquire(provider.rate_key, rate)) > 0:
+        burst = burst_for(rate)
+        while (wait := await self.limiter.acquire(provider.rate_key, rate, burst)) > 0:
             if wait > self.limits.rate_wait_max:
                 raise TransientError(f"{provider.name} rate limited", retry_after=wait)
             await asyncio.sleep(wait)  # a fraction of a token interval, not a retry
@@ -229,12 +234,11 @@ class Dispatcher:
         token: str,
         phone: str | None,
     ) -> None:
-        record = SentRecord(channel.value, provider.name, result.provider_message_id)
-        await self.ledger.record_sent(event.reminder_id, token, record)
+        # Everything a status callback or an SMS reply needs is written before the send is
+        # recorded: once ``sent`` exists, a redelivery only re-announces it.
         await self.directory.map_message(
             provider.name, result.provider_message_id, event.reminder_id
         )
-        await self.breaker.record_success(provider.name)
         if phone:
             await self.directory.mark_messaged(phone)
             last = LastReminder(
@@ -245,17 +249,10 @@ class Dispatcher:
                 event.reminder_id,
             )
             await self.directory.remember_reminder(phone, last)
-        await self.publish(
-            NotificationDispatched(
-                **event.caused(),
-                reminder_id=event.reminder_id,
-                client_ref=event.client_ref,
-                assignment_id=event.assignment_id,
-                channel=channel,
-                provider=provider.name,
-                provider_message_id=result.provider_message_id[:256],
-            )
-        )
+        record = SentRecord(channel.value, provider.name, result.provider_message_id)
+        await self.ledger.record_sent(event.reminder_id, token, record)
+        await self.breaker.record_success(provider.name)
+        await self.publish(_dispatched(event, record))
 
     @staticmethod
     def _failed(
@@ -275,3 +272,16 @@ class Dispatcher:
             reason=reason[:200],
             permanent=permanent,
         )
+
+
+def _dispatched(event: ReminderDue, record: SentRecord) -> NotificationDispatched:
+    return NotificationDispatched(
+        **event.caused(),
+        event_id=derived_event_id("dispatched", event.reminder_id),
+        reminder_id=event.reminder_id,
+        client_ref=event.client_ref,
+        assignment_id=event.assignment_id,
+        channel=Channel(record.channel),
+        provider=record.provider,
+        provider_message_id=record.provider_message_id[:256],
+    )

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import random
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -19,7 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from scheduler.planning.ids import TimerMember
 from scheduler.store import Acks, Claimed, TimerStore
-from shared.contracts import ReminderDue
+from shared.contracts import ReminderDue, derived_event_id
 from shared.contracts.vocabulary import ActivityKind
 from shared.logging import get_logger
 
@@ -35,9 +34,6 @@ LATENESS = Histogram(
     "Confirmed publish time minus planned time.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-# uuid5 namespace: a reminder's event id is derived from its reminder id, so a
-# re-fire after a crash carries the same message id as the first attempt.
-EVENT_NS = uuid.UUID("6f1c1a52-3b0e-4c38-9d1f-6a3f7d0b2c11")
 
 Publish = Callable[[ReminderDue], Awaitable[None]]
 
@@ -45,7 +41,8 @@ Publish = Callable[[ReminderDue], Awaitable[None]]
 def reminder_event(member: TimerMember, info: bytes) -> ReminderDue:
     data = json.loads(info)
     return ReminderDue(
-        event_id=uuid.uuid5(EVENT_NS, member.reminder_id),
+        # A re-fire after a crash carries the same id as the first attempt.
+        event_id=derived_event_id(member.reminder_id),
         clinic_id=member.clinic_id,
         correlation_id=data["r"],
         reminder_id=member.reminder_id,

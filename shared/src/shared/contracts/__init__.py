@@ -1,6 +1,6 @@
 """Message contracts v1. The EHR-facing ones (``ehr``, ``outbound``) are the public API."""
 
-from shared.contracts.base import SCHEMA_VERSION, Event, Model, utcnow
+from shared.contracts.base import SCHEMA_VERSION, Event, Model, derived_event_id, utcnow
 from shared.contracts.ehr import (
     Activity,
     ActivityAssigned,
@@ -117,6 +117,7 @@ __all__ = [
     "SchedulerBacklogReported",
     "SessionUpcoming",
     "SuppressionReason",
+    "derived_event_id",
     "ehr_event_adapter",
     "internal_event_adapter",
     "outbound_event_adapter",
