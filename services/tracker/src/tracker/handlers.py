@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from faststream import AckPolicy
 from pydantic import Field
 
-from shared.broker import rabbit_queue
 from shared.contracts import (
     ActivityAssigned,
     ActivityCancelled,
@@ -28,7 +26,6 @@ from shared.contracts import (
     SchedulerBacklogReported,
     SessionUpcoming,
 )
-from shared.errors import PermanentError
 from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import TRACKER_QUEUE
@@ -61,12 +58,7 @@ log = get_logger("tracker.handlers")
 
 
 def register(service: Service, runtime: TrackerRuntime) -> None:
-    @service.broker.subscriber(
-        rabbit_queue(service.topology, TRACKER_QUEUE),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title=service.topology.queue(TRACKER_QUEUE),
-        description="Completions, delivery results and sessions to record.",
-    )
+    @service.subscriber(TRACKER_QUEUE, "Completions, delivery results and sessions to record.")
     async def on_event(event: TrackerInput) -> None:
         await handle(runtime.recorder, event)
         metrics.EVENTS_HANDLED.labels(event.type).inc()
@@ -88,10 +80,7 @@ async def handle(recorder: Recorder, event: TrackerInput) -> None:  # noqa: C901
         case ReminderDue():
             await recorder.remember_due(event)
         case NotificationDispatched():
-            fact = StatusReport(
-                event.reminder_id, event.channel.value, DeliveryStatus.SENT, event.provider
-            )
-            await recorder.report(event.clinic_id, fact, event.caused())
+            await _dispatched(recorder, event)
         case NotificationFailed():
             await _failed(recorder, event)
         case NotificationSuppressed():
@@ -150,14 +139,26 @@ async def _failed(recorder: Recorder, event: NotificationFailed) -> None:
         await recorder.transient_failure(event.clinic_id, fact)
 
 
+async def _dispatched(recorder: Recorder, event: NotificationDispatched) -> None:
+    fact = StatusReport(event.reminder_id, event.channel.value, DeliveryStatus.SENT, event.provider)
+    await recorder.report(event.clinic_id, fact, event.caused())
+    store = recorder.store
+    parked = await store.map_message(event.provider, event.provider_message_id, event.reminder_id)
+    for raw in parked:
+        await _status(recorder, DeliveryStatusChanged.model_validate_json(raw))
+
+
 async def _status(recorder: Recorder, event: DeliveryStatusChanged) -> None:
-    if event.reminder_id is None:
-        # The notifier maps provider ids to reminders; without one there is nothing to update.
-        raise PermanentError("delivery.status.changed without reminder_id cannot be tracked")
-    reason = event.error_code or event.status.value
-    fact = StatusReport(
-        event.reminder_id, event.channel.value, event.status, event.provider, reason
+    reminder_id = event.reminder_id or await recorder.store.resolve_or_park(
+        event.provider, event.provider_message_id, event.model_dump_json()
     )
+    if reminder_id is None:
+        # A fast provider called back before the notifier's announcement of the send
+        # reached us: the status waits for it (see ``_dispatched``).
+        log.info("status parked until its send is known", provider=event.provider)
+        return
+    reason = event.error_code or event.status.value
+    fact = StatusReport(reminder_id, event.channel.value, event.status, event.provider, reason)
     await recorder.report(event.clinic_id, fact, event.caused())
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
-from uuid import NAMESPACE_URL, uuid5
 from zoneinfo import ZoneInfo
 
 from shared.contracts import (
@@ -31,6 +30,7 @@ from shared.contracts import (
     ReminderFailed,
     ReminderPurpose,
     SessionUpcoming,
+    derived_event_id,
     utcnow,
 )
 from shared.contracts.vocabulary import ActivityKind
@@ -121,7 +121,7 @@ class Recorder:
         recorded = CompletionRecorded(
             **caused,
             # The same id for the same occurrence lets the EHR drop a rare re-announcement.
-            event_id=uuid5(NAMESPACE_URL, f"bs:completion:{c.clinic_id}:{c.assignment_id}:{day}"),
+            event_id=derived_event_id("completion", c.clinic_id, c.assignment_id, day),
             assignment_id=c.assignment_id,
             client_ref=c.client_ref,
             occurrence_date=c.occurrence_date,

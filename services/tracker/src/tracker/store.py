@@ -5,6 +5,8 @@
   so each occurrence is recorded once whatever the source;
 - delivery: a hash per message (reminder x channel) and per reminder, rank-guarded in
   Lua so out-of-order callbacks cannot move a state backwards; both expire;
+- provider message ids: which reminder each provider message belongs to, and the
+  status callbacks that arrived before we knew (parked until the send is announced);
 - counters: per clinic and hour (and day), one hash whose fields are
   ``channel|provider|outcome`` (and ``reason|...``, ``optout|...``), each bucket expiring;
 - streams: recent failures and opt-outs per clinic, capped with XADD MAXLEN ~;
@@ -53,6 +55,28 @@ return {prev, rprev, left}
 """
 
 
+# KEYS: message-id map, parked list. ARGV: the status event (JSON), ttl.
+# The reminder id if the message is known; otherwise the event is parked ('').
+_RESOLVE_OR_PARK = """
+local reminder = redis.call('GET', KEYS[1])
+if reminder then return reminder end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return ''
+"""
+
+# KEYS: message-id map, parked list. ARGV: reminder id, ttl. Maps the message and hands
+# back what was parked for it. Both scripts are atomic, so a status either finds the
+# map or is parked before the map is written, and then handed back here: never lost.
+_MAP_AND_UNPARK = """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+local parked = redis.call('LRANGE', KEYS[2], 0, -1)
+redis.call('DEL', KEYS[2])
+return parked
+"""
+PARKED_DAYS = 2
+
+
 @dataclass(frozen=True)
 class Retention:
     delivery_days: int = 35
@@ -93,6 +117,8 @@ class TrackerStore:
         self.prefix = prefix
         self.retention = retention
         self._advance = redis.register_script(_ADVANCE)
+        self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
+        self._map_and_unpark = redis.register_script(_MAP_AND_UNPARK)
 
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -192,6 +218,24 @@ class TrackerStore:
             message=advance(_status(prev), status, left_before=_text(left) == "1"),
             reminder=advance(_status(rprev), status),
         )
+
+    def _message_keys(self, provider: str, message_id: str) -> list[str]:
+        tag = "{" + f"{provider}:{message_id}" + "}"
+        return [self.key("provider-msg", tag), self.key("parked", tag)]
+
+    async def resolve_or_park(self, provider: str, message_id: str, event_json: str) -> str | None:
+        """The reminder a provider message belongs to; None if not known yet, in which
+        case the status event is kept until ``map_message`` hands it back."""
+        keys = self._message_keys(provider, message_id)
+        found = await self._resolve_or_park(keys=keys, args=[event_json, PARKED_DAYS * DAY])
+        return _text(found) or None
+
+    async def map_message(self, provider: str, message_id: str, reminder_id: str) -> list[str]:
+        """Record which reminder a provider message is; returns the parked status events."""
+        keys = self._message_keys(provider, message_id)
+        ttl = self.retention.delivery_days * DAY
+        parked = await self._map_and_unpark(keys=keys, args=[reminder_id, ttl])
+        return [_text(raw) for raw in parked]
 
     async def message_provider(self, reminder_id: str, channel: str) -> str | None:
         raw = await self.redis.hget(
