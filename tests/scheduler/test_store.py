@@ -4,6 +4,7 @@ that left the plan, whichever layout the old list was stored in."""
 
 from __future__ import annotations
 
+import asyncio
 import types
 import typing
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 
 from scheduler.keys import Keys
 from scheduler.planning.ids import TimerMember, pack_members, unpack_members
+from scheduler.replan import KeyedLocks
 from scheduler.state import AssignmentRecord, ClientState, Status
 from scheduler.store import TimerStore
 from shared.contracts import QuietHours, RuleOverride
@@ -103,3 +105,19 @@ async def test_a_replan_removes_the_timers_that_left_the_plan(
     assert due == {b[0].encode(): 42, c[0].encode(): c[1]}  # a gone, b keeps its lease
     assert (await store.load_client("c1/cl-1")).timers == [b[0], c[0]]
     assert not await store.commit(state, [c], {}, roll)  # a stale revision changes nothing
+
+
+async def test_changes_to_one_client_wait_for_each_other_and_locks_are_released() -> None:
+    locks = KeyedLocks()
+    inside: list[str] = []
+
+    async def change(key: str, tag: str) -> None:
+        async with locks.hold(key):
+            inside.append(f"{tag}+")
+            await asyncio.sleep(0.01)
+            inside.append(f"{tag}-")
+
+    await asyncio.gather(change("a", "1"), change("a", "2"), change("b", "3"))
+    a_only = [step for step in inside if step[0] in "12"]
+    assert a_only in (["1+", "1-", "2+", "2-"], ["2+", "2-", "1+", "1-"])
+    assert len(locks) == 0

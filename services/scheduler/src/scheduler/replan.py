@@ -1,14 +1,19 @@
 """Load a client's state, apply a change, re-plan, commit: atomically per client.
 
 Every input event ends here. Concurrent replicas are resolved by the commit's check
-on the client's revision: the loser reads again and re-applies its change.
+on the client's revision: the loser reads again and re-applies its change. Within one
+replica, changes to the same client wait for each other instead: with a prefetch of
+dozens, a busy client's events would otherwise all re-plan at once and all but one lose
+the revision check, round after round (measured: 972 of 4,700 events of one client
+gave up and went through the retry queues).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
@@ -40,6 +45,30 @@ def policy_key(clinic_id: str, policy_id: str) -> str:
     return f"{clinic_id}/{policy_id}"
 
 
+class KeyedLocks:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
 class Replanner:
     def __init__(
         self,
@@ -54,9 +83,14 @@ class Replanner:
         self.roll_after = roll_after
         self.wake_within = wake_within
         self.wake = wake
+        self._clients = KeyedLocks()
 
     async def change(self, key: str, mutate: Callable[[ClientState], bool]) -> bool:
         """Apply ``mutate`` to the client and re-plan; False if it changed nothing."""
+        async with self._clients.hold(key):
+            return await self._change(key, mutate)
+
+    async def _change(self, key: str, mutate: Callable[[ClientState], bool]) -> bool:
         for _ in range(COMMIT_ATTEMPTS):
             state = await self.store.load_client(key)
             if not mutate(state):
