@@ -17,6 +17,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from shared.broker import publish_event
 from shared.contracts import (
     Activity,
     ActivityAssigned,
@@ -30,7 +31,7 @@ from shared.contracts import (
     Schedule,
 )
 from shared.contracts.policy import Escalation
-from shared.topology import PUBLISH_TO, TRACKER_QUEUE, Exchange, Topology
+from shared.topology import TRACKER_QUEUE, Exchange, Topology
 from tests.support.infra import wait_for
 from tests.support.services import running
 from tracker.app import create_app
@@ -67,12 +68,7 @@ class Tracker:
 
     async def publish(self, event: Event) -> None:
         """Publish as its producer would (EHR to inbound, services to internal)."""
-        exchange_name = PUBLISH_TO[event.type_tag()][0]
-        exchange = await self.channel.get_exchange(self.topology.exchange(exchange_name))
-        await exchange.publish(
-            aio_pika.Message(event.model_dump_json().encode(), content_type="application/json"),
-            routing_key=event.type_tag(),
-        )
+        await publish_event(self.channel, self.topology, event)
 
     async def publish_raw(self, body: bytes, routing_key: str, exchange: Exchange) -> None:
         x = await self.channel.get_exchange(self.topology.exchange(exchange))
