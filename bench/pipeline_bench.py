@@ -1,0 +1,537 @@
+"""The whole pipeline under load: scheduler, notifier and tracker as real processes (as
+``scripts/run-system.sh`` runs them) on the real RabbitMQ and Redis, the notifier sending
+SMS to the local Twilio-shaped API, which answers every message with a signed
+``delivered`` status callback. Prints one JSON object.
+
+    python3 -m uv run --frozen python bench/pipeline_bench.py [--quick]
+
+Measured per reminder: planned time (from the assignment), provider accepted (at the
+fake Twilio) and status recorded (``reminder.delivered`` on the EHR's outbound exchange,
+which the tracker publishes once it has recorded the delivery). Phases:
+- yardstick: the broker's raw confirmed publish and consume rate, in the same run;
+- steady: ``--steady-rate`` reminders due every second for ``--steady-seconds``;
+- burst: ``--burst`` reminders due in the same second.
+CPU and memory of every process come from /proc; with py-spy installed, each service is
+sampled during the burst and the hottest one's top functions are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aio_pika
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from shared.broker import delete_topology, event_message
+from shared.contracts import (
+    ChannelConsent,
+    ClientPreferencesChanged,
+    ContactPoints,
+    Event,
+)
+from shared.topology import NOTIFIER_DIRECTORY_QUEUE, SCHEDULER_QUEUE, Exchange, Topology
+from tests.fakes.twilio_api import FakeTwilio, SentSms, twilio_signature
+from tests.scheduler.support import assignment_at, policy_event
+from tests.support.infra import (
+    AMQP_URL,
+    REDIS_URL,
+    delete_redis_namespace,
+    unique_namespace,
+    wait_for,
+)
+from tests.support.services import free_port
+from tests.support.system import System, running_system
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+# -- the broker's own rate: the yardstick ----------------------------------------------
+async def raw_broker_rate(count: int, body_size: int) -> dict[str, float]:
+    """Confirmed publishes of persistent messages to a quorum queue, then consumes."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=1000)
+        queue = await channel.declare_queue(
+            f"bench-raw-{unique_namespace()}", durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        body = b"x" * body_size
+        started = time.perf_counter()
+        for i in range(0, count, 1000):
+            await asyncio.gather(
+                *(
+                    channel.default_exchange.publish(
+                        aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                        routing_key=queue.name,
+                    )
+                    for _ in range(min(1000, count - i))
+                )
+            )
+        publish_s = time.perf_counter() - started
+        got = 0
+        done = asyncio.Event()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            nonlocal got
+            got += 1
+            if got % 100 == 0 or got == count:
+                await message.ack(multiple=True)
+            if got == count:
+                done.set()
+
+        started = time.perf_counter()
+        await queue.consume(on_message)
+        await asyncio.wait_for(done.wait(), timeout=300)
+        consume_s = time.perf_counter() - started
+        await queue.delete(if_unused=False, if_empty=False)
+    return {
+        "messages": count,
+        "body_bytes": body_size,
+        "confirmed_publish_per_s": round(count / publish_s),
+        "consume_per_s": round(count / consume_s),
+    }
+
+
+# -- the provider: accepts, then calls back 'delivered' ----------------------------------
+@dataclass
+class TimedTwilio(FakeTwilio):
+    """The fake Twilio API, recording when each number was accepted and sending the
+    ``delivered`` callback through one pooled session (a session per callback would
+    make the bench measure itself)."""
+
+    accepted: dict[str, float] = field(default_factory=dict)
+    duplicates: int = 0
+    _callbacks: asyncio.Queue[SentSms] = field(default_factory=asyncio.Queue)
+    _workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        response = await super()._create(request)
+        if response.status == 201 and self.messages:
+            sms = self.messages[-1]
+            if sms.to in self.accepted:
+                self.duplicates += 1
+            self.accepted.setdefault(sms.to, time.time())
+            self._callbacks.put_nowait(sms)
+        return response
+
+    async def start_callbacks(self, concurrency: int = 32) -> None:
+        session = aiohttp.ClientSession()
+        self._workers = [asyncio.create_task(self._deliver(session)) for _ in range(concurrency)]
+        self._session = session
+
+    async def _deliver(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            sms = await self._callbacks.get()
+            params = {
+                "AccountSid": self.account_sid,
+                "MessageSid": sms.sid,
+                "MessageStatus": "delivered",
+                "To": sms.to,
+                "From": sms.from_,
+                "ApiVersion": "2010-04-01",
+            }
+            signature = twilio_signature(self.auth_token, sms.status_callback, params)
+            try:
+                async with session.post(
+                    sms.status_callback, data=params, headers={"X-Twilio-Signature": signature}
+                ) as response:
+                    await response.read()
+            except aiohttp.ClientError:
+                self._callbacks.put_nowait(sms)  # the notifier was busy: Twilio retries too
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        if self._workers:
+            await self._session.close()
+        await super().stop()
+
+
+# -- the EHR side -------------------------------------------------------------------------
+class Ehr:
+    def __init__(self, channel: aio_pika.abc.AbstractChannel, topology: Topology) -> None:
+        self.channel, self.topology = channel, topology
+        self.recorded: dict[str, float] = {}  # client_ref -> reminder.delivered seen
+
+    async def listen(self) -> None:
+        outbound = await self.channel.declare_queue(exclusive=True, auto_delete=True)
+        await outbound.bind(self.topology.exchange(Exchange.OUTBOUND), "reminder.delivered")
+        await outbound.consume(self._on_delivered, no_ack=True)
+
+    async def _on_delivered(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self.recorded.setdefault(json.loads(message.body)["client_ref"], time.time())
+
+    async def publish_all(self, events: list[Event]) -> None:
+        exchange = await self.channel.get_exchange(self.topology.exchange(Exchange.INBOUND))
+        for i in range(0, len(events), 500):
+            await asyncio.gather(
+                *(
+                    exchange.publish(event_message(e), routing_key=e.type_tag())
+                    for e in events[i : i + 500]
+                )
+            )
+
+    async def queue_depth(self, base: str) -> int:
+        declared = await self.channel.declare_queue(self.topology.queue(base), passive=True)
+        return int(declared.declaration_result.message_count or 0)
+
+    async def ingested(self) -> bool:
+        """The scheduler and the notifier's directory have taken every event published."""
+        for _ in range(2):  # twice: a message being handled is not counted as waiting
+            if await self.queue_depth(SCHEDULER_QUEUE) or await self.queue_depth(
+                NOTIFIER_DIRECTORY_QUEUE
+            ):
+                return False
+            await asyncio.sleep(0.5)
+        return True
+
+
+def phone(n: int) -> str:
+    return f"+1555{n:07d}"
+
+
+def client_events(n: int, at: datetime) -> list[Event]:
+    client = f"cl-{n}"
+    prefs = ClientPreferencesChanged(
+        clinic_id="clinic-1",
+        client_ref=client,
+        version=1,
+        timezone="UTC",
+        contacts=ContactPoints(sms=phone(n)),
+        consent=ChannelConsent(sms=True),
+    )
+    return [prefs, assignment_at(n, at, client=client)]
+
+
+# -- processes: CPU and memory from /proc -------------------------------------------------
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def pid_listening_on(port: int) -> int | None:
+    """The process with a listening TCP socket on ``port`` (the machine's RabbitMQ)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[1].endswith(f":{port:04X}") and cols[3] == "0A":  # 0A: LISTEN
+                inodes.add(f"socket:[{cols[9]}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+async def process_table(system: System, redis: Redis) -> dict[str, int]:
+    pids = {name: p.proc.pid for name, p in system.procs.items() if p.proc is not None}
+    info = await redis.info("server")
+    pids["redis-server"] = int(info["process_id"])
+    if (rabbit := pid_listening_on(5672)) is not None:
+        pids["rabbitmq"] = rabbit
+    pids["bench (EHR + fake Twilio)"] = os.getpid()
+    return pids
+
+
+class CpuWindow:
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.start = {n: cpu_seconds(p) for n, p in pids.items()}
+        self.t0 = time.perf_counter()
+
+    def report(self) -> dict[str, dict[str, float]]:
+        wall = time.perf_counter() - self.t0
+        return {
+            name: {
+                "cpu_percent": round(100 * (cpu_seconds(pid) - self.start[name]) / wall, 1),
+                "rss_mib": rss_mib(pid),
+            }
+            for name, pid in self.pids.items()
+        }
+
+
+# -- profiling with py-spy -----------------------------------------------------------------
+def start_profiles(pids: dict[str, int], seconds: int, out: Path) -> list[subprocess.Popen[bytes]]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return []
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(seconds),
+                "--rate",
+                "50",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]
+
+
+def top_functions(path: Path, limit: int = 12) -> dict[str, Any]:
+    """From py-spy's collapsed stacks: share of samples per leaf function (self time) and
+    per function anywhere on the stack (inclusive)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1] for f in stack.split(";")]
+        n = int(count)
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            inclusive[frame] += n
+    share = {k: round(100 * v / max(total, 1), 1) for k, v in own.most_common(limit)}
+    incl = {k: round(100 * v / max(total, 1), 1) for k, v in inclusive.most_common(limit * 3)}
+    return {"samples": total, "self_percent": share, "inclusive_percent": incl}
+
+
+# -- the phases ------------------------------------------------------------------------------
+def percentiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    q = statistics.quantiles(values, n=100, method="inclusive") if len(values) > 1 else values * 99
+    return {
+        "p50_ms": round(q[49] * 1000, 1),
+        "p99_ms": round(q[98] * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1),
+    }
+
+
+def phase_report(
+    planned: dict[int, float], twilio: TimedTwilio, ehr: Ehr, started: float
+) -> dict[str, Any]:
+    accepted = {n: twilio.accepted[phone(n)] for n in planned if phone(n) in twilio.accepted}
+    recorded = {n: ehr.recorded[f"cl-{n}"] for n in planned if f"cl-{n}" in ehr.recorded}
+    first_due = min(planned.values())
+    last = max(recorded.values()) if recorded else time.time()
+    return {
+        "reminders": len(planned),
+        "provider_accepted": len(accepted),
+        "status_recorded": len(recorded),
+        "lost": len(planned) - len(recorded),
+        "provider_lateness": percentiles([t - planned[n] for n, t in accepted.items()]),
+        "due_to_status_recorded": percentiles([t - planned[n] for n, t in recorded.items()]),
+        "seconds_from_first_due_to_last_recorded": round(last - first_due, 2),
+        "reminders_per_second_end_to_end": round(len(recorded) / max(last - first_due, 1e-9), 1),
+        "setup_to_first_due_s": round(first_due - started, 1),
+    }
+
+
+async def settles(predicate: Any, within: float, interval: float = 0.2) -> bool:
+    """``wait_for`` that answers instead of failing: a bench reports, it does not assert."""
+    try:
+        await wait_for(predicate, timeout=within, interval=interval)
+    except AssertionError:
+        return False
+    return True
+
+
+async def run_phase(
+    name: str,
+    ehr: Ehr,
+    twilio: TimedTwilio,
+    schedule: list[tuple[int, datetime]],
+    ingest_margin_s: float,
+) -> dict[str, Any]:
+    started = time.time()
+    events = [e for n, at in schedule for e in client_events(n, at)]
+    planned = {n: at.timestamp() for n, at in schedule}
+    await ehr.publish_all(events)
+    publish_s = time.time() - started
+    stored = await settles(ehr.ingested, ingest_margin_s, 0.5)
+    ingest_s = time.time() - started
+    if not stored or time.time() > min(planned.values()):
+        error = "ingest did not finish before the first due time"
+        return {"phase": name, "error": error, "ingest_seconds": round(ingest_s, 1)}
+    last_due = max(planned.values())
+    await settles(
+        lambda: all(f"cl-{n}" in ehr.recorded for n in planned), last_due - time.time() + 240, 0.5
+    )
+    return {
+        "phase": name,
+        "events_published": len(events),
+        "publish_seconds": round(publish_s, 1),
+        "ingest_events_per_s": round(len(events) / ingest_s, 1),
+        **phase_report(planned, twilio, ehr, started),
+    }
+
+
+def steady_schedule(
+    first: int, rate: int, seconds: int, start: datetime
+) -> list[tuple[int, datetime]]:
+    return [(first + i, start + timedelta(seconds=i // rate)) for i in range(rate * seconds)]
+
+
+def burst_schedule(first: int, count: int, at: datetime) -> list[tuple[int, datetime]]:
+    return [(first + i, at) for i in range(count)]
+
+
+def due_after(seconds: float) -> datetime:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    namespace = unique_namespace("pipe")
+    topology = Topology(namespace=namespace)
+    yardstick = await raw_broker_rate(args.raw_messages, 700)
+    twilio = TimedTwilio()
+    await twilio.start()
+    await twilio.start_callbacks()
+    notifier_port = free_port()
+    notifiers = [f"notifier#{i + 1}" if i else "notifier" for i in range(args.notifiers)]
+    common = {"LOG_LEVEL": args.log_level, "PREFETCH": str(args.prefetch)}
+    env = {
+        "scheduler": {"SCHEDULER_SHARD_COUNT": "16"},
+        "notifier": {
+            "NOTIFIER_WEBHOOK_BASE_URL": f"http://127.0.0.1:{notifier_port}",
+            "NOTIFIER_SMS_PROVIDER": "twilio",
+            "NOTIFIER_TWILIO_BASE_URL": twilio.base_url,
+            "NOTIFIER_TWILIO_ACCOUNT_SID": twilio.account_sid,
+            "NOTIFIER_TWILIO_AUTH_TOKEN": twilio.auth_token,
+            "NOTIFIER_SMS_RATE_PER_SECOND": "10000",
+        },
+        "tracker": {},
+    }
+    for svc, values in env.items():
+        values.update({f"{svc.upper()}_{k}": v for k, v in common.items()})
+    redis = Redis.from_url(REDIS_URL)
+    log_dir = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    report: dict[str, Any] = {"bench": "pipeline", "yardstick": yardstick}
+    # Not robust: a robust channel answers repeated passive declares from a cache, and the
+    # bench reads queue depths that way.
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        base = ("scheduler", "tracker")
+        with running_system(
+            namespace, AMQP_URL, REDIS_URL, log_dir, env=env, services=base
+        ) as system:
+            # The first notifier serves the status callbacks on the port named above.
+            for i, name in enumerate(notifiers):
+                extra = dict(env["notifier"])
+                if i == 0:
+                    extra["NOTIFIER_HTTP_PORT"] = str(notifier_port)
+                system.add(name, extra)
+            channel = await connection.channel(publisher_confirms=True)
+            ehr = Ehr(channel, topology)
+            await ehr.listen()
+            await ehr.publish_all([policy_event()])
+            await asyncio.sleep(1.0)
+            pids = await process_table(system, redis)
+            margin = args.ingest_margin
+            window = CpuWindow(pids)
+            steady = steady_schedule(0, args.steady_rate, args.steady_seconds, due_after(margin))
+            report["steady"] = await run_phase("steady", ehr, twilio, steady, margin)
+            report["steady"]["target_rate_per_s"] = args.steady_rate
+            report["steady"]["processes"] = window.report()
+            burst_at = due_after(margin)
+            profile_dir = Path(tempfile.mkdtemp(prefix="pipeline-profile-"))
+            service_pids = {n: p for n, p in pids.items() if n in system.procs}
+            spies: list[subprocess.Popen[bytes]] = []
+            window = CpuWindow(pids)
+
+            async def profile_when_due() -> None:
+                await asyncio.sleep(max(0.0, burst_at.timestamp() - time.time()))
+                spies.extend(start_profiles(service_pids, args.profile_seconds, profile_dir))
+
+            profiler = asyncio.create_task(profile_when_due())
+            burst = burst_schedule(len(steady), args.burst, burst_at)
+            report["burst"] = await run_phase("burst", ehr, twilio, burst, margin)
+            report["burst"]["processes"] = window.report()
+            await profiler
+            for spy in spies:
+                spy.wait(args.profile_seconds + 30)
+            report["profile"] = hottest_profile(report["burst"]["processes"], profile_dir)
+            report["provider_duplicates"] = twilio.duplicates
+            report["service_restarts"] = system.restarts()
+    finally:
+        await connection.close()
+        await twilio.stop()
+        await delete_topology(AMQP_URL, topology)
+        await delete_redis_namespace(REDIS_URL, namespace)
+        await redis.aclose()
+    report["machine"] = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
+    report["settings"] = vars(args)
+    return report
+
+
+def hottest_profile(processes: dict[str, dict[str, float]], profile_dir: Path) -> dict[str, Any]:
+    profiles = {p.stem: p for p in profile_dir.glob("*.txt") if p.stat().st_size}
+    if not profiles:
+        return {"error": "py-spy is not installed (uv sync installs it with the dev group)"}
+    hottest = max(profiles, key=lambda name: processes.get(name, {}).get("cpu_percent", 0))
+    return {"service": hottest, **top_functions(profiles[hottest])}
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--steady-rate", type=int, default=500, help="reminders due per second")
+    p.add_argument("--steady-seconds", type=int, default=20)
+    p.add_argument("--burst", type=int, default=20_000, help="reminders due in one second")
+    p.add_argument("--notifiers", type=int, default=2, help="notifier replicas")
+    p.add_argument("--prefetch", type=int, default=64)
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--ingest-margin",
+        type=float,
+        default=60.0,
+        help="seconds between publishing a phase's events and its first due time",
+    )
+    p.add_argument("--raw-messages", type=int, default=20_000)
+    p.add_argument("--profile-seconds", type=int, default=10)
+    p.add_argument("--quick", action="store_true", help="a small run (smoke test)")
+    args = p.parse_args()
+    if args.quick:
+        args.steady_rate, args.steady_seconds, args.burst = 50, 5, 500
+        args.raw_messages, args.ingest_margin, args.profile_seconds = 2000, 20.0, 3
+    return args
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(parse())), indent=1))
