@@ -271,11 +271,14 @@ class CpuWindow:
         self.start = {n: cpu_seconds(p) for n, p in pids.items()}
         self.t0 = time.perf_counter()
 
-    def report(self) -> dict[str, dict[str, float]]:
+    def report(self, per: int, unit: str) -> dict[str, dict[str, float]]:
+        """CPU share over the window and CPU milliseconds per ``unit`` (``per`` of them)."""
         wall = time.perf_counter() - self.t0
+        used = {name: cpu_seconds(pid) - self.start[name] for name, pid in self.pids.items()}
         return {
             name: {
-                "cpu_percent": round(100 * (cpu_seconds(pid) - self.start[name]) / wall, 1),
+                "cpu_percent": round(100 * used[name] / wall, 1),
+                f"cpu_ms_per_{unit}": round(1000 * used[name] / max(per, 1), 3),
                 "rss_mib": rss_mib(pid),
             }
             for name, pid in self.pids.items()
@@ -379,10 +382,14 @@ async def run_phase(
     twilio: TimedTwilio,
     schedule: list[tuple[int, datetime]],
     ingest_margin_s: float,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
+    """Onboard the phase's clients (preferences and an assignment each), then follow their
+    reminders; CPU is measured separately for the ingest and for the reminders."""
     started = time.time()
     events = [e for n, at in schedule for e in client_events(n, at)]
     planned = {n: at.timestamp() for n, at in schedule}
+    window = CpuWindow(pids)
     await ehr.publish_all(events)
     publish_s = time.time() - started
     stored = await settles(ehr.ingested, ingest_margin_s, 0.5)
@@ -390,6 +397,9 @@ async def run_phase(
     if not stored or time.time() > min(planned.values()):
         error = "ingest did not finish before the first due time"
         return {"phase": name, "error": error, "ingest_seconds": round(ingest_s, 1)}
+    ingest = window.report(len(events), "event")
+    await asyncio.sleep(max(0.0, min(planned.values()) - time.time()))
+    window = CpuWindow(pids)
     last_due = max(planned.values())
     await settles(
         lambda: all(f"cl-{n}" in ehr.recorded for n in planned), last_due - time.time() + 240, 0.5
@@ -400,6 +410,8 @@ async def run_phase(
         "publish_seconds": round(publish_s, 1),
         "ingest_events_per_s": round(len(events) / ingest_s, 1),
         **phase_report(planned, twilio, ehr, started),
+        "ingest_processes": ingest,
+        "reminder_processes": window.report(len(planned), "reminder"),
     }
 
 
@@ -465,16 +477,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(1.0)
             pids = await process_table(system, redis)
             margin = args.ingest_margin
-            window = CpuWindow(pids)
             steady = steady_schedule(0, args.steady_rate, args.steady_seconds, due_after(margin))
-            report["steady"] = await run_phase("steady", ehr, twilio, steady, margin)
+            report["steady"] = await run_phase("steady", ehr, twilio, steady, margin, pids)
             report["steady"]["target_rate_per_s"] = args.steady_rate
-            report["steady"]["processes"] = window.report()
             burst_at = due_after(margin)
             profile_dir = Path(tempfile.mkdtemp(prefix="pipeline-profile-"))
             service_pids = {n: p for n, p in pids.items() if n in system.procs}
             spies: list[subprocess.Popen[bytes]] = []
-            window = CpuWindow(pids)
 
             async def profile_when_due() -> None:
                 await asyncio.sleep(max(0.0, burst_at.timestamp() - time.time()))
@@ -482,12 +491,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
             profiler = asyncio.create_task(profile_when_due())
             burst = burst_schedule(len(steady), args.burst, burst_at)
-            report["burst"] = await run_phase("burst", ehr, twilio, burst, margin)
-            report["burst"]["processes"] = window.report()
+            report["burst"] = await run_phase("burst", ehr, twilio, burst, margin, pids)
             await profiler
             for spy in spies:
                 spy.wait(args.profile_seconds + 30)
-            report["profile"] = hottest_profile(report["burst"]["processes"], profile_dir)
+            hottest = report["burst"].get("reminder_processes", {})
+            report["profile"] = hottest_profile(hottest, profile_dir)
             report["provider_duplicates"] = twilio.duplicates
             report["service_restarts"] = system.restarts()
     finally:
