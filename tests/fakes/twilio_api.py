@@ -20,6 +20,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.local_http import LocalHttpServer
+
 
 def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
     payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
@@ -55,26 +57,20 @@ class FakeTwilio:
     invalid: set[str] = field(default_factory=set)
     unsubscribed: set[str] = field(default_factory=set)
     auto_callbacks: tuple[str, ...] = ()
-    _runner: web.AppRunner | None = None
+    _http: LocalHttpServer = field(default_factory=LocalHttpServer)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
-    port: int = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self._http.base_url
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self._create)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await self._http.serve(app)
 
     async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+        await self._http.stop()
 
     def fail_for(self, seconds: float) -> None:
         """An outage: every request in the next ``seconds`` is answered ``fail_status``."""

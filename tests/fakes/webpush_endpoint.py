@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_http import LocalHttpServer
+
 
 @dataclass
 class Push:
@@ -21,25 +23,19 @@ class Push:
 class FakePushService:
     received: list[Push] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
-    port: int = 0
-    _runner: web.AppRunner | None = None
+    _http: LocalHttpServer = field(default_factory=LocalHttpServer)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
     def endpoint(self, subscription: str) -> str:
-        return f"http://127.0.0.1:{self.port}/push/{subscription}"
+        return f"{self._http.base_url}/push/{subscription}"
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/push/{sub}", self._push)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        await self._http.serve(app)
 
     async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
+        await self._http.stop()
 
     async def _push(self, request: web.Request) -> web.Response:
         sub = request.match_info["sub"]

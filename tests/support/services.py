@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -44,7 +44,7 @@ def service_process(
         [sys.executable, "-m", module], env=full_env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT
     )
     try:
-        _wait_healthy(proc, port, timeout)
+        wait_healthy(proc, port, timeout)
         yield proc
     finally:
         stop_process(proc)
@@ -52,18 +52,21 @@ def service_process(
             out.close()  # type: ignore[union-attr]
 
 
-def _wait_healthy(proc: subprocess.Popen[bytes], port: int, timeout: float) -> None:
+def wait_healthy(
+    proc: subprocess.Popen[bytes], port: int, timeout: float, why: Callable[[], str] = str
+) -> None:
+    """Until the process answers /healthz; ``why()`` (a log tail, say) goes into errors."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"service exited early with code {proc.returncode}")
+            raise RuntimeError(f"service exited early with code {proc.returncode}: {why()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise TimeoutError(f"service on port {port} not healthy within {timeout}s")
+    raise TimeoutError(f"service on port {port} not healthy within {timeout}s: {why()}")
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:

@@ -7,15 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
-from tests.support.services import ROOT, free_port
+from tests.support.services import ROOT, free_port, wait_healthy
 
 SERVICES = ("scheduler", "notifier", "tracker")
 
@@ -44,17 +41,7 @@ class ServiceProc:
         )
         log.close()
         self.starts += 1
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.tail()}")
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not healthy in {timeout}s: {self.tail()}")
+        wait_healthy(self.proc, self.port, timeout, why=lambda: f"{self.name}: {self.tail()}")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
