@@ -21,7 +21,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.rabbit.subscriber import RabbitSubscriber
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 
@@ -36,14 +36,19 @@ Hook = Callable[["Service"], Awaitable[None]]
 log = get_logger("shared.service")
 
 
-def connect_redis(url: str) -> Redis:
+def connect_redis(url: str, max_connections: int = 100) -> Redis:
     """A client that reconnects and retries when a connection drops (a Redis restart).
 
     ``Redis.from_url`` builds connections that never retry (redis-py 8; ``Redis()`` alone
     gets a retry policy): after a restart every pooled connection failed its first command,
-    and a failure right after a provider accepted a message could send it twice."""
+    and a failure right after a provider accepted a message could send it twice. The pool
+    waits for a free connection instead of failing when every one is busy (a prefetch
+    above the pool size raised MaxConnectionsError)."""
     retry = Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=10)
-    return Redis.from_url(url, retry=retry)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=30, retry=retry
+    )
+    return Redis.from_pool(pool)
 
 
 @dataclass
@@ -111,7 +116,9 @@ class Service:
 
     @asynccontextmanager
     async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
-        self._redis = connect_redis(self.settings.redis_url)
+        # Each message in flight holds at most one connection at a time; loops add a few.
+        pool_size = max(100, 2 * self.settings.prefetch + 20)
+        self._redis = connect_redis(self.settings.redis_url, pool_size)
         await self._redis.ping()
         await declare_with_connection(self.settings.amqp_url, self.topology, self.consumes)
         for hook in self.on_start:
