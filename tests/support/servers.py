@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from redis import Redis as SyncRedis
+from redis.exceptions import BusyLoadingError
+
 RABBIT_BIN = "/usr/lib/rabbitmq/bin"
 # A dedicated node's Erlang distribution port is its AMQP port + this (see DedicatedRabbit).
 DIST_OFFSET = 20000
@@ -147,6 +150,24 @@ class DedicatedRedis:
             stderr=subprocess.DEVNULL,
         )
         wait_port(self.port, up=True, timeout=15)
+        self._wait_loaded(timeout=30)
+
+    def _wait_loaded(self, timeout: float) -> None:
+        """The port opens before the AOF is read back; until then commands get LOADING.
+        (The services' clients retry that; a test reading counts must not race it.)"""
+        client = SyncRedis(host="127.0.0.1", port=self.port)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except BusyLoadingError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
