@@ -247,18 +247,7 @@ class Recorder:
         ):
             reason = scrub(fact.reason or fact.status.value)
             fields[f"reason|{reason}"] = 1
-            await self.store.append(
-                "failures",
-                clinic_id,
-                {
-                    "at": now.isoformat(),
-                    "reminder_id": fact.reminder_id,
-                    "channel": fact.channel,
-                    "provider": label,
-                    "status": fact.status.value,
-                    "reason": reason,
-                },
-            )
+            await self._list_failure(clinic_id, fact, label, fact.status.value, reason)
             await self.store.remember_reminder(fact.reminder_id, {"reason": reason})
         for outcome in moved.message.counted():
             metrics.DELIVERY_OUTCOMES.labels(fact.channel, label, outcome).inc()
@@ -274,18 +263,21 @@ class Recorder:
         await self.store.count(
             clinic_id, now, {f"{fact.channel}|{label}|retried": 1, f"reason|{reason}": 1}
         )
-        await self.store.append(
-            "failures",
-            clinic_id,
-            {
-                "at": now.isoformat(),
-                "reminder_id": fact.reminder_id,
-                "channel": fact.channel,
-                "provider": label,
-                "status": "retrying",
-                "reason": reason,
-            },
-        )
+        await self._list_failure(clinic_id, fact, label, "retrying", reason)
+
+    async def _list_failure(
+        self, clinic_id: str, fact: StatusReport, provider: str, status: str, reason: str
+    ) -> None:
+        """The dashboard's latest failures: ids and a scrubbed reason, never PHI."""
+        entry = {
+            "at": self.clock().isoformat(),
+            "reminder_id": fact.reminder_id,
+            "channel": fact.channel,
+            "provider": provider,
+            "status": status,
+            "reason": reason,
+        }
+        await self.store.append("failures", clinic_id, entry)
 
     async def _announce(self, reminder_id: str, caused: dict[str, Any]) -> None:
         meta = await self.store.reminder(reminder_id)
