@@ -18,11 +18,12 @@ from shared.contracts.examples import examples
 from shared.handling import REASON_HEADER
 from shared.topology import (
     NOTIFIER_DIRECTORY_QUEUE,
+    RETRY_TIERS,
     SCHEDULER_QUEUE,
     TRACKER_QUEUE,
     Topology,
 )
-from tests.support.infra import wait_for
+from tests.support.infra import AMQP_URL, wait_for
 from tests.support.services import ROOT, async_wait_healthy, free_port
 
 pytestmark = pytest.mark.integration
@@ -94,6 +95,70 @@ async def test_service_process_consumes_dead_letters_and_stops_on_sigterm(
     assert code == 0, output[-2000:]
     assert "service stopped" in output
     assert (await queue_state(rabbit_channel, topology.queue(queue)))[1] == 0
+
+
+async def test_a_service_declares_lost_dead_letter_queues_and_retry_tiers_again(
+    topology: Topology, rabbit_channel: AbstractChannel, tmp_path: Path
+) -> None:
+    """What a RabbitMQ node that comes back empty takes away (beyond the consuming queue,
+    which FastStream re-declares when it reconnects) comes back without a restart, and
+    bad input is dead-lettered with its reason again."""
+    port = free_port()
+    env = {
+        "TRACKER_NAMESPACE": topology.namespace,
+        "TRACKER_HTTP_PORT": str(port),
+        "TRACKER_TOPOLOGY_CHECK_SECONDS": "0.5",
+    }
+    tier = RETRY_TIERS[0]
+    lost_queues = [topology.dlq(TRACKER_QUEUE), topology.retry_queue(tier)]
+    lost_exchanges = [topology.dead_letter_exchange, topology.retry_exchange(tier)]
+    with (tmp_path / "tracker.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tracker"],
+            env={**_base_env(), **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        try:
+            await async_wait_healthy(port)
+            for queue in lost_queues:
+                await rabbit_channel.queue_delete(queue)
+            for exchange in lost_exchanges:
+                await rabbit_channel.exchange_delete(exchange)
+            assert not await _all_exist(lost_queues, lost_exchanges)
+
+            await wait_for(lambda: _all_exist(lost_queues, lost_exchanges), timeout=15)
+            inbound = await rabbit_channel.get_exchange(topology.exchange("bs.ehr.inbound"))
+            await inbound.publish(aio_pika.Message(b"not json"), "clinic.policy.changed")
+            dlq = topology.dlq(TRACKER_QUEUE)
+            await wait_for(lambda: _depth(rabbit_channel, dlq, 1), timeout=15)
+            dead = await (await rabbit_channel.declare_queue(dlq, passive=True)).get()
+            assert "not valid JSON" in str((dead.headers or {})[REASON_HEADER])
+            await dead.ack()
+        finally:
+            proc.terminate()
+            await asyncio.to_thread(proc.wait, 20)
+
+
+async def _all_exist(queues: list[str], exchanges: list[str]) -> bool:
+    """Passive declarations, each on a fresh channel (a missing one closes its channel)."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        for kind, names in (("queue", queues), ("exchange", exchanges)):
+            for name in names:
+                channel = await connection.channel()
+                try:
+                    if kind == "queue":
+                        await channel.declare_queue(name, passive=True)
+                    else:
+                        await channel.get_exchange(name, ensure=True)
+                except aio_pika.exceptions.ChannelClosed:
+                    return False
+                finally:
+                    if not channel.is_closed:
+                        await channel.close()
+    return True
 
 
 async def _depth(channel: AbstractChannel, name: str, n: int) -> bool:

@@ -34,6 +34,7 @@ from shared.topology import Topology
 
 Hook = Callable[["Service"], Awaitable[None]]
 log = get_logger("shared.service")
+TOPOLOGY_CHECK_TIMEOUT = 30.0
 
 
 def connect_redis(url: str, max_connections: int = 100) -> Redis:
@@ -124,11 +125,31 @@ class Service:
         for hook in self.on_start:
             await hook(self)
         await self.broker.start()
+        if self.settings.topology_check_seconds > 0:
+            self.spawn(self._keep_topology(self.settings.topology_check_seconds), "topology")
         log.info("service started", queues=list(self.consumes), namespace=self.topology.namespace)
         try:
             yield
         finally:
             await self._shutdown()
+
+    async def _keep_topology(self, interval: float) -> None:
+        """Declare the topology again every ``interval`` seconds (declarations are idempotent).
+
+        After a RabbitMQ node comes back without its data, FastStream re-declares the
+        consuming queues when it reconnects, but nothing else would bring back the
+        exchanges, retry tiers and dead-letter queues. Until this loop has run, a retry or
+        dead-letter publish fails and the message is nacked and redelivered, so nothing is
+        lost in between; it only waits."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with asyncio.timeout(TOPOLOGY_CHECK_TIMEOUT):
+                    await declare_with_connection(
+                        self.settings.amqp_url, self.topology, self.consumes
+                    )
+            except Exception as exc:  # broker unreachable: the next round tries again
+                log.warning("topology check failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _shutdown(self) -> None:
         for task in self._tasks:

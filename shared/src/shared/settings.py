@@ -28,6 +28,15 @@ class ServiceSettings(BaseSettings):
         default=8, ge=1, le=50, description="Delayed re-deliveries before dead-lettering."
     )
     prefetch: int = Field(default=64, ge=1, le=10_000)
+    topology_check_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "How often the service declares its topology again, so exchanges, retry tiers "
+            "and dead-letter queues lost with a RabbitMQ node's data come back without a "
+            "restart (0 turns it off)."
+        ),
+    )
 
     @property
     def redis_prefix(self) -> str:
