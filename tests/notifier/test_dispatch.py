@@ -3,6 +3,7 @@ providers): quiet hours, dedupe lease, circuit breaker, rate limit, directory or
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -26,7 +27,7 @@ from shared.contracts import (
 )
 from shared.errors import PermanentError, TransientError
 from tests.notifier.conftest import CLINIC, EMAIL, PHONE, reminder
-from tests.support.infra import AMQP_URL, REDIS_URL
+from tests.support.infra import AMQP_URL, REDIS_URL, wait_for
 from tests.support.services import running
 
 pytestmark = pytest.mark.integration
@@ -37,12 +38,18 @@ class Recording:
     name: str
     fail: ProviderError | None = None
     sent: list[OutboundMessage] = field(default_factory=list)
+    # When set, a send waits for it (and sets ``calling`` first): a provider mid-call.
+    gate: asyncio.Event | None = None
+    calling: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def rate_key(self) -> str:
         return f"rec:{self.name}"
 
     async def send(self, message: OutboundMessage) -> SendResult:
+        if self.gate is not None:
+            self.calling.set()
+            await self.gate.wait()
         if self.fail:
             raise self.fail
         self.sent.append(message)
@@ -169,6 +176,57 @@ async def test_a_send_in_progress_elsewhere_is_retried_not_repeated(rig: Rig) ->
     await rig.runtime.dispatcher.handle(due)
     await rig.runtime.dispatcher.handle(due)
     assert len(rig.sms.sent) == 1
+
+
+async def test_a_handler_cancelled_mid_send_still_records_it_and_is_not_resent(
+    rig: Rig,
+) -> None:
+    """Losing the broker connection cancels running handlers; a provider call already
+    made must still be recorded, or the redelivered reminder would be sent twice."""
+    await rig.prefs()
+    due = reminder("cl-d")
+    ledger = rig.runtime.dispatcher.ledger
+    rig.sms.gate = asyncio.Event()
+    handler = asyncio.create_task(rig.runtime.dispatcher.handle(due))
+    await asyncio.wait_for(rig.sms.calling.wait(), 5)
+    handler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    # The redelivery arrives while the provider is still answering: it must wait.
+    with pytest.raises(TransientError, match="send in progress"):
+        await rig.runtime.dispatcher.handle(due)
+    rig.sms.gate.set()
+    await wait_for(lambda: _sent(ledger, due.reminder_id), timeout=5, interval=0.02)
+    assert await ledger.lease_left(due.reminder_id) == 0  # released once recorded
+    await rig.runtime.dispatcher.handle(due)  # the redelivery: announced, not sent
+    assert len(rig.sms.sent) == 1
+    assert kinds(rig) == ["notification.dispatched"]
+
+
+async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig: Rig) -> None:
+    await rig.prefs()
+    due = reminder("cl-d")
+    rig.sms.gate = asyncio.Event()
+    rig.sms.fail = ProviderError("twilio 503", permanent=False)
+    handler = asyncio.create_task(rig.runtime.dispatcher.handle(due))
+    await asyncio.wait_for(rig.sms.calling.wait(), 5)
+    handler.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    rig.sms.gate.set()
+    ledger = rig.runtime.dispatcher.ledger
+
+    async def lease_gone() -> bool:
+        return await ledger.lease_left(due.reminder_id) == 0
+
+    await wait_for(lease_gone, timeout=5, interval=0.02)
+    rig.sms.fail = None
+    await rig.runtime.dispatcher.handle(due)  # the redelivery sends it, once
+    assert len(rig.sms.sent) == 1
+
+
+async def _sent(ledger: Any, reminder_id: str) -> bool:
+    return await ledger.sent(reminder_id) is not None
 
 
 async def test_circuit_opens_after_failures_and_refuses_quickly(rig: Rig) -> None:

@@ -14,6 +14,7 @@ redelivered instead).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import random
@@ -118,6 +119,10 @@ class EventHandlingMiddleware(BaseMiddleware):
         outcome = "ok"
         try:
             return await call_next(msg)
+        except asyncio.CancelledError:
+            # The broker connection went away mid-message: it is redelivered, not done.
+            outcome = "cancelled"
+            raise
         except Exception as exc:
             reason = permanent_reason(exc, raw.body)
             if reason is None:  # a bug or an outage: retry later, never lose it

@@ -14,13 +14,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from notifier import metrics
 from notifier.channels import plan_channels
 from notifier.compose import LinkConfig, build_message, render_reminder
 from notifier.directory import Directory, LastReminder
 from notifier.ledger import Ledger, SentRecord
-from notifier.providers.base import Provider, ProviderError, SendResult
+from notifier.providers.base import OutboundMessage, Provider, ProviderError, SendResult
 from notifier.providers.twilio import UNSUBSCRIBED_CODE
 from notifier.resilience import CircuitBreaker, RateLimiter, burst_for
 from notifier.templates import Rendered
@@ -42,6 +43,15 @@ from shared.quiet_hours import end_of_quiet, quiet_at
 
 log = get_logger("notifier.dispatch")
 Publish = Callable[[Event], Awaitable[None]]
+
+
+@dataclass
+class Attempt:
+    """One delivery's hold on a reminder: its lease token, and the provider call that is
+    still running after its handler was cancelled (it then settles the lease itself)."""
+
+    token: str
+    orphaned_send: asyncio.Future[SendResult] | None = None
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,14 @@ class Dispatcher:
         token = await self.ledger.claim(event.reminder_id)
         if token is None:  # another delivery of this reminder is being sent right now
             raise TransientError("send in progress", retry_after=await self._lease(event))
+        attempt = Attempt(token)
         try:
-            await self._send_first_allowed(event, prefs, policy, token, now)
+            await self._send_first_allowed(event, prefs, policy, attempt, now)
         finally:
-            await self.ledger.release(event.reminder_id, token)
+            # A provider call that outlived a cancelled handler still holds the lease: it
+            # records the send and releases it, so a redelivery meanwhile cannot resend.
+            if attempt.orphaned_send is None:
+                await self.ledger.release(event.reminder_id, token)
 
     async def _lease(self, event: ReminderDue) -> float:
         return await self.ledger.lease_left(event.reminder_id) + 0.5
@@ -125,7 +139,7 @@ class Dispatcher:
         event: ReminderDue,
         prefs: ClientPreferencesChanged | None,
         policy: ClinicPolicy | None,
-        token: str,
+        attempt: Attempt,
         now: datetime,
     ) -> None:
         blocked = await self._blocked(event, prefs) if prefs else set()
@@ -137,7 +151,7 @@ class Dispatcher:
             return
         rendered = render_reminder(event, prefs, policy, self.links, now)
         for channel in plan.channels:
-            if await self._try(event, channel, prefs, rendered, token):
+            if await self._try(event, channel, prefs, rendered, attempt):
                 return
         await self._nothing_to_send(event, None, {*failed, *plan.channels})
 
@@ -166,7 +180,7 @@ class Dispatcher:
         channel: Channel,
         prefs: ClientPreferencesChanged,
         rendered: Rendered,
-        token: str,
+        attempt: Attempt,
     ) -> bool:
         """True when sent; False after a permanent failure (fail over); raises otherwise."""
         provider = self.providers[channel]
@@ -181,18 +195,61 @@ class Dispatcher:
             links=self.links,
             first_sms=first_sms,
         )
+        sending = asyncio.ensure_future(
+            self._send_and_record(
+                event,
+                channel=channel,
+                provider=provider,
+                message=message,
+                attempt=attempt,
+                phone=phone,
+            )
+        )
         try:
-            with metrics.SEND_SECONDS.labels(provider.name).time():
-                result = await provider.send(message)
+            # Shielded: losing the broker connection cancels running handlers, and a
+            # provider call cancelled before its answer is recorded would be sent again
+            # by the redelivery. It finishes on its own and records what the provider said.
+            result = await asyncio.shield(sending)
         except ProviderError as exc:
             outcome = "permanent_failure" if exc.permanent else "transient_failure"
             metrics.SENDS.labels(channel.value, provider.name, outcome).inc()
             return await self._provider_failed(event, channel, provider, exc, phone)
+        except asyncio.CancelledError:
+            if not sending.done():
+                attempt.orphaned_send = sending
+                sending.add_done_callback(partial(_orphan_finished, event.reminder_id))
+            raise
         metrics.SENDS.labels(channel.value, provider.name, "sent").inc()
-        await self._sent(
-            event, channel=channel, provider=provider, result=result, token=token, phone=phone
-        )
+        await self.breaker.record_success(provider.name)
+        await self.publish(_dispatched(event, _record(channel, provider, result)))
         return True
+
+    async def _send_and_record(
+        self,
+        event: ReminderDue,
+        *,
+        channel: Channel,
+        provider: Provider,
+        message: OutboundMessage,
+        attempt: Attempt,
+        phone: str | None,
+    ) -> SendResult:
+        try:
+            with metrics.SEND_SECONDS.labels(provider.name).time():
+                result = await provider.send(message)
+        except BaseException:
+            if attempt.orphaned_send is not None:  # its handler is gone: free the lease
+                await self.ledger.release(event.reminder_id, attempt.token)
+            raise
+        await self._record_sent(
+            event,
+            channel=channel,
+            provider=provider,
+            result=result,
+            token=attempt.token,
+            phone=phone,
+        )
+        return result
 
     async def _admit(self, provider: Provider, channel: Channel) -> None:
         """Circuit breaker, then the shared rate limit; waits only briefly for a token."""
@@ -224,7 +281,7 @@ class Dispatcher:
             await self.directory.set_number_stopped(phone, True)
         return False
 
-    async def _sent(
+    async def _record_sent(
         self,
         event: ReminderDue,
         *,
@@ -249,10 +306,7 @@ class Dispatcher:
                 event.reminder_id,
             )
             await self.directory.remember_reminder(phone, last)
-        record = SentRecord(channel.value, provider.name, result.provider_message_id)
-        await self.ledger.record_sent(event.reminder_id, token, record)
-        await self.breaker.record_success(provider.name)
-        await self.publish(_dispatched(event, record))
+        await self.ledger.record_sent(event.reminder_id, token, _record(channel, provider, result))
 
     @staticmethod
     def _failed(
@@ -272,6 +326,21 @@ class Dispatcher:
             reason=reason[:200],
             permanent=permanent,
         )
+
+
+def _record(channel: Channel, provider: Provider, result: SendResult) -> SentRecord:
+    return SentRecord(channel.value, provider.name, result.provider_message_id)
+
+
+def _orphan_finished(reminder_id: str, sending: asyncio.Future[SendResult]) -> None:
+    """The end of a provider call whose handler was cancelled: the redelivery announces it
+    (it finds the send recorded) or, after a failure, sends it again."""
+    if sending.cancelled():
+        return
+    if (exc := sending.exception()) is not None:
+        log.warning("send after cancellation failed", reminder_id=reminder_id, error=str(exc))
+    else:
+        log.info("send after cancellation recorded", reminder_id=reminder_id)
 
 
 def _dispatched(event: ReminderDue, record: SentRecord) -> NotificationDispatched:
