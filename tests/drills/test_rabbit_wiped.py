@@ -36,7 +36,7 @@ from tests.drills.traffic import (
     provider_counts,
 )
 from tests.scheduler.support import soon
-from tests.support.infra import REDIS_URL, wait_for
+from tests.support.infra import REDIS_URL, rabbit_presence, wait_for
 from tests.support.servers import DedicatedRabbit, dedicated_rabbit, free_rabbit_port
 from tests.support.system import running_system
 
@@ -60,36 +60,27 @@ def wipe(rabbit: DedicatedRabbit) -> None:
 
 
 async def topology_state(url: str, topology: Topology) -> dict[str, int]:
-    """Consumers per consuming queue, and how many DLQs, retry tiers and exchanges exist
-    (-1 consumers when the queue is missing). Each passive check gets a fresh channel: a
-    missing object closes the channel that asked."""
+    """Consumers per consuming queue (-1 when the queue is missing), and how many DLQs,
+    retry tiers and exchanges exist."""
+    consuming = [topology.queue(base) for base in QUEUES]
+    dlqs = [topology.dlq(base) for base in QUEUES]
+    tiers = [topology.retry_queue(tier) for tier in RETRY_TIERS]
+    exchanges = [topology.exchange("bs.ehr.inbound"), topology.dead_letter_exchange]
+    found = await rabbit_presence(url, [*consuming, *dlqs, *tiers], exchanges)
+
+    def present(names: list[str]) -> int:
+        return sum(found[name] is not None for name in names)
+
     state: dict[str, int] = {}
-    connection = await aio_pika.connect(url)
-    async with connection:
-
-        async def exists(check: str, name: str) -> int:
-            channel = await connection.channel()
-            try:
-                if check == "queue":
-                    declared = await channel.declare_queue(name, passive=True)
-                    return int(declared.declaration_result.consumer_count or 0)
-                await channel.get_exchange(name, ensure=True)
-                return 1
-            except aio_pika.exceptions.ChannelClosed:
-                return -1
-            finally:
-                if not channel.is_closed:
-                    await channel.close()
-
-        for base in QUEUES:
-            state[base] = await exists("queue", topology.queue(base))
-        state["dlqs"] = sum([await exists("queue", topology.dlq(b)) >= 0 for b in QUEUES])
-        state["retry_tiers"] = sum(
-            [await exists("queue", topology.retry_queue(t)) >= 0 for t in RETRY_TIERS]
-        )
-        names = [topology.exchange("bs.ehr.inbound"), topology.dead_letter_exchange]
-        state["exchanges"] = sum([await exists("exchange", n) > 0 for n in names])
-    return state
+    for base, name in zip(QUEUES, consuming, strict=True):
+        consumers = found[name]
+        state[base] = -1 if consumers is None else consumers
+    return {
+        **state,
+        "dlqs": present(dlqs),
+        "retry_tiers": present(tiers),
+        "exchanges": present(exchanges),
+    }
 
 
 def healed(state: dict[str, int]) -> bool:

@@ -23,7 +23,7 @@ from shared.topology import (
     TRACKER_QUEUE,
     Topology,
 )
-from tests.support.infra import AMQP_URL, wait_for
+from tests.support.infra import AMQP_URL, rabbit_presence, wait_for
 from tests.support.services import ROOT, async_wait_healthy, free_port, service_process
 
 pytestmark = pytest.mark.integration
@@ -139,23 +139,8 @@ async def _metrics_show(port: int, labels: list[str]) -> bool:
 
 
 async def _all_exist(queues: list[str], exchanges: list[str]) -> bool:
-    """Passive declarations, each on a fresh channel (a missing one closes its channel)."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        for kind, names in (("queue", queues), ("exchange", exchanges)):
-            for name in names:
-                channel = await connection.channel()
-                try:
-                    if kind == "queue":
-                        await channel.declare_queue(name, passive=True)
-                    else:
-                        await channel.get_exchange(name, ensure=True)
-                except aio_pika.exceptions.ChannelClosed:
-                    return False
-                finally:
-                    if not channel.is_closed:
-                        await channel.close()
-    return True
+    presence = await rabbit_presence(AMQP_URL, queues, exchanges)
+    return None not in presence.values()
 
 
 async def _depth(channel: AbstractChannel, name: str, n: int) -> bool:

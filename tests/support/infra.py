@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 AMQP_URL = os.environ.get("BS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("BS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -44,3 +44,31 @@ async def delete_redis_namespace(redis_url: str, namespace: str) -> None:
             await client.delete(*keys[i : i + 500])
     finally:
         await client.aclose()
+
+
+async def rabbit_presence(
+    amqp_url: str, queues: Iterable[str] = (), exchanges: Iterable[str] = ()
+) -> dict[str, int | None]:
+    """Per name: a queue's consumer count, 0 for an exchange, None when it does not exist.
+    Each passive check gets a fresh channel: a missing object closes the channel that asked."""
+    import aio_pika
+
+    found: dict[str, int | None] = {}
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        checks = [(name, True) for name in queues] + [(name, False) for name in exchanges]
+        for name, is_queue in checks:
+            channel = await connection.channel()
+            try:
+                if is_queue:
+                    declared = await channel.declare_queue(name, passive=True)
+                    found[name] = int(declared.declaration_result.consumer_count or 0)
+                else:
+                    await channel.get_exchange(name, ensure=True)
+                    found[name] = 0
+            except aio_pika.exceptions.ChannelClosed:
+                found[name] = None
+            finally:
+                if not channel.is_closed:
+                    await channel.close()
+    return found

@@ -47,11 +47,11 @@ Publish = Callable[[Event], Awaitable[None]]
 
 @dataclass
 class Attempt:
-    """One delivery's hold on a reminder: its lease token, and the provider call that is
-    still running after its handler was cancelled (it then settles the lease itself)."""
+    """One delivery's hold on a reminder: its lease token, and whether its provider call
+    outlived a cancelled handler (the call then settles the lease itself)."""
 
     token: str
-    orphaned_send: asyncio.Future[SendResult] | None = None
+    orphaned: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class Dispatcher:
         finally:
             # A provider call that outlived a cancelled handler still holds the lease: it
             # records the send and releases it, so a redelivery meanwhile cannot resend.
-            if attempt.orphaned_send is None:
+            if not attempt.orphaned:
                 await self.ledger.release(event.reminder_id, token)
 
     async def _lease(self, event: ReminderDue) -> float:
@@ -216,7 +216,7 @@ class Dispatcher:
             return await self._provider_failed(event, channel, provider, exc, phone)
         except asyncio.CancelledError:
             if not sending.done():
-                attempt.orphaned_send = sending
+                attempt.orphaned = True
                 sending.add_done_callback(partial(_orphan_finished, event.reminder_id))
             raise
         metrics.SENDS.labels(channel.value, provider.name, "sent").inc()
@@ -238,7 +238,7 @@ class Dispatcher:
             with metrics.SEND_SECONDS.labels(provider.name).time():
                 result = await provider.send(message)
         except BaseException:
-            if attempt.orphaned_send is not None:  # its handler is gone: free the lease
+            if attempt.orphaned:  # its handler is gone: free the lease
                 await self.ledger.release(event.reminder_id, attempt.token)
             raise
         await self._record_sent(
