@@ -15,6 +15,8 @@ EXIT_AFTER_DEMO=0
 NS="${BS_NAMESPACE-demo}"
 mkdir -p .run
 export SCHEDULER_NAMESPACE="$NS" NOTIFIER_NAMESPACE="$NS" TRACKER_NAMESPACE="$NS"
+# The demo runs on the built-in dev-only secrets; outside dev mode the services refuse them.
+export BS_DEV_MODE="${BS_DEV_MODE:-true}"
 export SCHEDULER_HTTP_PORT="${SCHEDULER_HTTP_PORT:-8001}"
 export NOTIFIER_HTTP_PORT="${NOTIFIER_HTTP_PORT:-8002}"
 export TRACKER_HTTP_PORT="${TRACKER_HTTP_PORT:-8003}"

@@ -10,6 +10,10 @@ from collections.abc import Awaitable, Callable, Iterable
 AMQP_URL = os.environ.get("BS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("BS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
+# Tests and benches run on the built-in dev-only secrets (the services refuse them
+# otherwise); service processes they start inherit this.
+os.environ.setdefault("BS_DEV_MODE", "true")
+
 
 def unique_namespace(prefix: str = "t") -> str:
     """A namespace for exchanges, queues and Redis keys that no other test uses."""

@@ -29,7 +29,8 @@ def compose() -> dict[str, Any]:
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
     prefix = str(settings.model_config.get("env_prefix", ""))
-    return {f"{prefix}{name}".upper() for name in settings.model_fields}
+    names = {f"{prefix}{name}".upper() for name in settings.model_fields}
+    return names | {"BS_DEV_MODE"}  # read by every service without its prefix
 
 
 def test_compose_runs_the_broker_the_store_and_every_service(compose: dict[str, Any]) -> None:

@@ -1,18 +1,51 @@
-"""Settings every service reads. Each service subclasses with its own env prefix."""
+"""Settings every service reads. Each service subclasses with its own env prefix.
+
+Secrets: a service lists the names of its secret fields in ``secret_fields``. Outside
+dev mode (``BS_DEV_MODE=true``, which the demo and the tests set) it refuses to start
+with a built-in development default or a secret shorter than ``MIN_SECRET_LENGTH``,
+naming the variable, so a deployment can never run on a value printed in this repo.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Sequence
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_PREFIX = "dev-only-"
+MIN_SECRET_LENGTH = 32
+DEV_LINK_SECRET = "dev-only-link-secret-change-me"
+
+
+def _split_secrets(value: object) -> object:
+    """``a,b`` or a list: newest first. Blank entries are dropped."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+SecretList = Annotated[tuple[SecretStr, ...], NoDecode, BeforeValidator(_split_secrets)]
+"""Secrets, newest first, from a comma-separated variable: the newest signs, all verify."""
+
+
+def secret_values(secrets: Sequence[SecretStr]) -> tuple[str, ...]:
+    return tuple(s.get_secret_value() for s in secrets)
 
 
 class ServiceSettings(BaseSettings):
     """Common settings; a service's class sets ``env_prefix`` (e.g. ``SCHEDULER_``)."""
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # Names of this service's secret fields (SecretStr, SecretList, or dict of tokens).
+    secret_fields: ClassVar[tuple[str, ...]] = ()
 
+    dev_mode: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("BS_DEV_MODE", "dev_mode"),
+        description="BS_DEV_MODE=true allows the built-in dev-only secrets (demo and tests).",
+    )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
     namespace: str = Field(
@@ -42,3 +75,35 @@ class ServiceSettings(BaseSettings):
     def redis_prefix(self) -> str:
         """Root of this deployment's Redis keys."""
         return f"{self.namespace}:bs" if self.namespace else "bs"
+
+    def secrets_in_use(self) -> dict[str, list[str]]:
+        """Each secret field's values; a subclass leaves out secrets it will not use."""
+        found: dict[str, list[str]] = {}
+        for name in self.secret_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                found[name] = [value.get_secret_value()]
+            elif isinstance(value, dict):
+                if value:  # no clinic tokens at all is a valid choice
+                    found[name] = [str(k) for k in value]
+            else:
+                found[name] = list(secret_values(value))
+        return found
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> Self:
+        if self.dev_mode:
+            return self
+        prefix = str(self.model_config.get("env_prefix", ""))
+        for name, values in self.secrets_in_use().items():
+            variable = f"{prefix}{name}".upper()
+            if not values:
+                raise ValueError(f"{variable} is empty: set it (or BS_DEV_MODE=true locally)")
+            for value in values:
+                if value.startswith(DEV_PREFIX) or len(value) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"{variable} holds a built-in development default or a secret shorter "
+                        f"than {MIN_SECRET_LENGTH} characters; set a random one (for example "
+                        "`openssl rand -base64 48`), or BS_DEV_MODE=true for local use"
+                    )
+        return self

@@ -11,7 +11,7 @@ from notifier.templates import Rendered, RenderInput, pick_language, render
 from notifier.unsubscribe import UNSUBSCRIBE_PATH, UnsubscribeClaims, sign_unsubscribe
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ReminderDue
 from shared.contracts import ReminderPurpose as Purpose
-from shared.tokens import done_link, sign_done_token
+from shared.links import done_code, done_url
 
 FALLBACK_CLINIC_NAME = "Your care team"
 MAX_SMS_SEGMENTS = 2
@@ -19,7 +19,7 @@ MAX_SMS_SEGMENTS = 2
 
 @dataclass(frozen=True)
 class LinkConfig:
-    secret: str
+    secrets: tuple[str, ...]  # newest first
     tracker_base_url: str
     notifier_base_url: str
     ttl: timedelta
@@ -35,17 +35,8 @@ def render_reminder(
     messaging = policy.messaging if policy else None
     link = None
     if event.purpose is not Purpose.ENCOURAGEMENT:
-        token = sign_done_token(
-            links.secret,
-            clinic_id=event.clinic_id,
-            assignment_id=event.assignment_id,
-            client_ref=event.client_ref,
-            occurrence=event.occurrence_date,
-            reminder_id=event.reminder_id,
-            ttl=links.ttl,
-            now=now,
-        )
-        link = done_link(links.tracker_base_url, token)
+        code = done_code(links.secrets, event.clinic_id, event.reminder_id)
+        link = done_url(links.tracker_base_url, code)
     data = RenderInput(
         purpose=event.purpose,
         clinic_name=messaging.clinic_name if messaging else FALLBACK_CLINIC_NAME,
@@ -79,7 +70,7 @@ def build_message(
         )
     claims = UnsubscribeClaims(event.clinic_id, event.client_ref, Channel.EMAIL.value)
     url = f"{links.notifier_base_url.rstrip('/')}{UNSUBSCRIBE_PATH}/"
-    url += sign_unsubscribe(links.secret, claims)
+    url += sign_unsubscribe(links.secrets, claims)
     return OutboundMessage(
         channel,
         event.reminder_id,

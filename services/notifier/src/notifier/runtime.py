@@ -16,6 +16,7 @@ from notifier.resilience import CircuitBreaker, RateLimiter
 from notifier.settings import NotifierSettings
 from shared.contracts import Channel
 from shared.service import Service
+from shared.settings import secret_values
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Runtime:
             providers=self.providers,
             publish=service.publisher.publish,
             links=LinkConfig(
-                secret=s.link_secret.get_secret_value(),
+                secrets=secret_values(s.link_secrets),
                 tracker_base_url=s.public_base_url,
                 notifier_base_url=s.webhook_base_url,
                 ttl=timedelta(hours=s.done_link_ttl_hours),

@@ -3,19 +3,29 @@ console provider, so the local demo sends nothing anywhere and still shows each 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import DEV_LINK_SECRET, SecretList, ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
+    secret_fields: ClassVar[tuple[str, ...]] = (
+        "link_secrets",
+        "twilio_auth_token",
+        "vapid_private_key",
+    )
+
     http_port: int = 8002
-    link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
+    link_secrets: SecretList = Field(
+        default=(SecretStr(DEV_LINK_SECRET),),
+        description="Comma-separated, newest first: the newest makes done-link codes and "
+        "unsubscribe tokens, all verify (rotation). Equal to TRACKER_LINK_SECRETS.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8003", description="Tracker's public base (done links)."
     )
@@ -64,3 +74,12 @@ class NotifierSettings(ServiceSettings):
     quiet_defer_max_seconds: int = Field(
         default=600, ge=0, le=3600, description="Quiet hours ending sooner: defer; else drop."
     )
+
+    def secrets_in_use(self) -> dict[str, list[str]]:
+        """Provider credentials count only when that provider is configured."""
+        found = super().secrets_in_use()
+        if self.sms_provider != "twilio":
+            found.pop("twilio_auth_token", None)
+        if self.push_provider != "webpush":
+            found.pop("vapid_private_key", None)
+        return found

@@ -5,6 +5,7 @@ They do not expire: an unsubscribe link must keep working for as long as the ema
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from shared.tokens import TokenError, read_claims, sign_claims
@@ -20,12 +21,12 @@ class UnsubscribeClaims:
     channel: str
 
 
-def sign_unsubscribe(secret: str, claims: UnsubscribeClaims) -> str:
-    return sign_claims(secret, PURPOSE, asdict(claims))
+def sign_unsubscribe(secrets: Sequence[str], claims: UnsubscribeClaims) -> str:
+    return sign_claims(secrets, PURPOSE, asdict(claims))
 
 
-def verify_unsubscribe(secret: str, token: str) -> UnsubscribeClaims | None:
+def verify_unsubscribe(secrets: Sequence[str], token: str) -> UnsubscribeClaims | None:
     try:
-        return UnsubscribeClaims(**read_claims(secret, PURPOSE, token))
+        return UnsubscribeClaims(**read_claims(secrets, PURPOSE, token))
     except (TokenError, TypeError):
         return None

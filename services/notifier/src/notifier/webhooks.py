@@ -29,6 +29,7 @@ from shared.contracts import (
 )
 from shared.logging import get_logger
 from shared.service import Service
+from shared.settings import secret_values
 
 log = get_logger("notifier.webhooks")
 TWIML = "application/xml"
@@ -120,13 +121,13 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
     async def unsubscribe_page(token: str) -> Response:
         """A person who opens the link sees a button; nothing changes on GET, because
         mail scanners and link previews fetch links nobody meant to click."""
-        if verify_unsubscribe(runtime.settings.link_secret.get_secret_value(), token) is None:
+        if verify_unsubscribe(secret_values(runtime.settings.link_secrets), token) is None:
             raise HTTPException(400, "invalid unsubscribe link")
         return HTMLResponse(UNSUBSCRIBE_PAGE, headers={"Cache-Control": "no-store"})
 
     @router.post(UNSUBSCRIBE_PATH + "/{token}")
     async def unsubscribe(token: str) -> Response:
-        claims = verify_unsubscribe(runtime.settings.link_secret.get_secret_value(), token)
+        claims = verify_unsubscribe(secret_values(runtime.settings.link_secrets), token)
         if claims is None:
             raise HTTPException(400, "invalid unsubscribe link")
         channel = Channel(claims.channel)

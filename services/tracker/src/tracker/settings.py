@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import DEV_LINK_SECRET, SecretList, ServiceSettings
 
 
 class TrackerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore", frozen=True)
 
+    secret_fields: ClassVar[tuple[str, ...]] = ("link_secrets", "ops_token", "clinic_tokens")
+
     http_port: int = 8003
-    link_secret: SecretStr = SecretStr("dev-only-link-secret-change-me")
+    link_secrets: SecretList = Field(
+        default=(SecretStr(DEV_LINK_SECRET),),
+        description="Comma-separated, newest first; checks done-link codes. Equal to "
+        "NOTIFIER_LINK_SECRETS.",
+    )
     ops_token: SecretStr = SecretStr("dev-only-ops-token")
     clinic_tokens: dict[str, str] = Field(
         default_factory=dict,

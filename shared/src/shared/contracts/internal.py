@@ -46,6 +46,16 @@ class NotificationDispatched(Event):
     provider: Ref
     provider_message_id: Annotated[str, Field(max_length=256)]
     attempt: int = Field(default=1, ge=1)
+    occurrence_date: date | None = Field(
+        default=None, description="The client's local day the reminder belongs to."
+    )
+    purpose: ReminderPurpose | None = None
+    link_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = Field(
+        default=None, description="Code of the done link the message carries (see shared.links)."
+    )
+    link_expires_at: UtcDatetime | None = Field(
+        default=None, description="Until when the done link records a completion."
+    )
 
 
 class NotificationFailed(Event):

@@ -70,3 +70,8 @@ class SuppressionReason(StrEnum):
     NO_CONTACT = "no_contact"
     ALREADY_DONE = "already_done"
     DUPLICATE = "duplicate"
+    # Decided at send time for a reminder already on its way (queued, deferred by quiet
+    # hours, waiting for a rate-limit token or in a retry tier).
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    PAUSED = "paused"
