@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEV_PREFIX = "dev-only-"
 MIN_SECRET_LENGTH = 32
-DEV_LINK_SECRET = "dev-only-link-secret-change-me"
+DEV_LINK_SECRET = "dev-only-link-secret-change-me"  # noqa: S105 (refused outside dev mode)
 
 
 def _split_secrets(value: object) -> object:
