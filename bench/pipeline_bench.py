@@ -46,6 +46,7 @@ from shared.contracts import (
     ClientPreferencesChanged,
     ContactPoints,
     Event,
+    new_envelope,
 )
 from shared.topology import NOTIFIER_DIRECTORY_QUEUE, SCHEDULER_QUEUE, Exchange, Topology
 from tests.fakes.twilio_api import FakeTwilio, SentSms, twilio_signature
@@ -213,6 +214,7 @@ def phone(n: int) -> str:
 def client_events(n: int, at: datetime) -> list[Event]:
     client = f"cl-{n}"
     prefs = ClientPreferencesChanged(
+        **new_envelope(),
         clinic_id="clinic-1",
         client_ref=client,
         version=1,

@@ -55,7 +55,7 @@ from scheduler.planning.ids import TimerMember
 from scheduler.replan import fire_info
 from scheduler.store import TimerStore
 from shared.broker import delete_topology, publish_event
-from shared.contracts import ActivityAssigned, ClinicPolicyChanged
+from shared.contracts import ActivityAssigned, ClinicPolicyChanged, new_envelope
 from shared.contracts.examples import example_policy
 from shared.contracts.vocabulary import ReminderPurpose
 from shared.topology import Exchange, Topology
@@ -170,7 +170,9 @@ async def ingest(
 ) -> dict[str, Any]:
     policy = example_policy().model_copy(update={"policy_id": "pol-1"})
     await publish_event(
-        channel, topology, ClinicPolicyChanged(clinic_id=INGEST_CLINIC, policy=policy)
+        channel,
+        topology,
+        ClinicPolicyChanged(**new_envelope(), clinic_id=INGEST_CLINIC, policy=policy),
     )
     await asyncio.sleep(0.5)
     at = now() + timedelta(hours=1)

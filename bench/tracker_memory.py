@@ -52,6 +52,7 @@ from shared.contracts import (
     NotificationSuppressed,
     ReminderDue,
     Schedule,
+    new_envelope,
 )
 from shared.contracts.policy import Escalation
 from shared.logging import configure_logging
@@ -102,10 +103,11 @@ def setup(items: list[Assignment], start: date) -> list[Event]:
         escalation=Escalation(after_missed=3),
         messaging=Messaging(clinic_name="Bench Clinic"),
     )
-    events: list[Event] = [ClinicPolicyChanged(clinic_id=CLINIC, policy=policy)]
+    events: list[Event] = [ClinicPolicyChanged(**new_envelope(), clinic_id=CLINIC, policy=policy)]
     for a in items:
         events.append(
             ActivityAssigned(
+                **new_envelope(),
                 clinic_id=CLINIC,
                 assignment_id=a.assignment_id,
                 client_ref=a.client_ref,
@@ -180,7 +182,9 @@ def completion(a: Assignment, day: date, at: datetime, rng: random.Random) -> Ev
     source = rng.choices(("ehr", "link", "sms"), weights=(40, 40, 20))[0]
     if source == "ehr":
         rating = rng.randint(3, 10)
-        return ActivityCompleted(**common, occurrence_date=day, completed_at=at, rating=rating)
+        return ActivityCompleted(
+            **new_envelope(), **common, occurrence_date=day, completed_at=at, rating=rating
+        )
     return CompletionReported(**common, occurrence_date=day, completed_at=at, source=source)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,15 @@ from shared.topology import PUBLISH_TO, Exchange
 from tracker.app import create_service as tracker_service
 
 ROOT = Path(__file__).resolve().parent.parent
+# Pydantic writes JSON Schema draft 2020-12. The ids are URNs: stable names that do not
+# pretend the files are served from some host.
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCHEMA_ID_PREFIX = "urn:between-sessions:schema:v1:"
+
+
+def _schema_document(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """A JSON Schema file as published: its dialect and its own id first."""
+    return {"$schema": JSON_SCHEMA_DIALECT, "$id": SCHEMA_ID_PREFIX + name, **schema}
 
 
 def _dump(data: Any) -> str:
@@ -46,7 +56,8 @@ def render() -> dict[str, str]:
         "ehr-outbound": outbound_event_adapter,
     }
     for name, adapter in unions.items():
-        files[f"docs/schemas/{name}.schema.json"] = _dump(adapter.json_schema())
+        document = _schema_document(adapter.json_schema(), name)
+        files[f"docs/schemas/{name}.schema.json"] = _dump(document)
     for tag, event in examples().items():
         files[f"docs/examples/{tag}.json"] = _dump(event.model_dump(mode="json"))
         exchanges = PUBLISH_TO[tag]
@@ -54,7 +65,8 @@ def render() -> dict[str, str]:
             continue  # internal contracts are documented in the AsyncAPI only
         direction = "inbound" if Exchange.INBOUND in exchanges else "outbound"
         model: type[BaseModel] = type(event)
-        files[f"docs/schemas/{direction}/{tag}.schema.json"] = _dump(model.model_json_schema())
+        document = _schema_document(model.model_json_schema(), f"{direction}:{tag}")
+        files[f"docs/schemas/{direction}/{tag}.schema.json"] = _dump(document)
     return files
 
 
@@ -90,6 +102,9 @@ def main() -> int:
     parser.add_argument("mode", choices=("write", "check"), nargs="?", default="check")
     parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args()
+    # The documents describe messages, not deployments: build the services with the
+    # built-in development secrets, which they refuse outside dev mode.
+    os.environ.setdefault("BS_DEV_MODE", "true")
     if args.mode == "write":
         write(args.root)
         return 0

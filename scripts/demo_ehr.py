@@ -40,6 +40,7 @@ from shared.contracts import (
     RuleOverride,
     Schedule,
     SessionUpcoming,
+    new_envelope,
 )
 from shared.contracts.examples import example_policy
 from shared.topology import PUBLISH_TO, Exchange, Topology
@@ -86,10 +87,10 @@ def build_events(run: str, lead: timedelta) -> tuple[list[Event], ActivityAssign
     )
     client = f"client-{run}"
     events: list[Event] = [
-        ClinicPolicyChanged(clinic_id=CLINIC, correlation_id=run, policy=policy),
+        ClinicPolicyChanged(**new_envelope(run), clinic_id=CLINIC, policy=policy),
         ClientPreferencesChanged(
+            **new_envelope(run),
             clinic_id=CLINIC,
-            correlation_id=run,
             client_ref=client,
             version=1,
             timezone=TZ,
@@ -101,8 +102,8 @@ def build_events(run: str, lead: timedelta) -> tuple[list[Event], ActivityAssign
         ),
     ]
     assignment = ActivityAssigned(
+        **new_envelope(run),
         clinic_id=CLINIC,
-        correlation_id=run,
         assignment_id=f"asg-{run}",
         client_ref=client,
         therapist_ref="therapist-demo",
@@ -191,8 +192,8 @@ async def main(args: argparse.Namespace) -> int:
 
 def completion(assignment: ActivityAssigned, run: str) -> ActivityCompleted:
     return ActivityCompleted(
+        **new_envelope(run),
         clinic_id=CLINIC,
-        correlation_id=run,
         assignment_id=assignment.assignment_id,
         client_ref=assignment.client_ref,
         occurrence_date=assignment.schedule.start,
@@ -204,8 +205,8 @@ def completion(assignment: ActivityAssigned, run: str) -> ActivityCompleted:
 def session(assignment: ActivityAssigned, run: str) -> SessionUpcoming:
     now = datetime.now(UTC)
     return SessionUpcoming(
+        **new_envelope(run),
         clinic_id=CLINIC,
-        correlation_id=run,
         session_id=f"sess-{run}",
         client_ref=assignment.client_ref,
         therapist_ref=assignment.therapist_ref,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,7 +47,7 @@ class Item:
 
 def _base(tag: str, n: int) -> dict[str, Any]:
     data: dict[str, Any] = examples()[tag].model_dump(mode="json")
-    data.pop("event_id")  # a fresh id each, so nothing is deduplicated away
+    data["event_id"] = str(uuid4())  # a fresh id each, so nothing is deduplicated away
     data["correlation_id"] = f"drill-{n}"
     if "assignment_id" in data:
         data["assignment_id"] = f"asg-drill-{n % 50}"

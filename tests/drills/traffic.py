@@ -26,6 +26,7 @@ from shared.contracts import (
     ClientPreferencesChanged,
     ContactPoints,
     Event,
+    new_envelope,
 )
 from shared.topology import NOTIFIER_DIRECTORY_QUEUE, PUBLISH_TO, SCHEDULER_QUEUE, Topology
 from tests.fakes.twilio_api import FakeTwilio
@@ -43,6 +44,7 @@ def phone(n: int) -> str:
 def preferences(n: int) -> ClientPreferencesChanged:
     """Client ``cl-<n>``: SMS only, with consent; quiet hours come from the policy."""
     return ClientPreferencesChanged(
+        **new_envelope(),
         clinic_id=CLINIC,
         client_ref=f"cl-{n}",
         version=1,

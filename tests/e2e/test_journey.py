@@ -37,6 +37,7 @@ from shared.contracts import (
     RuleOverride,
     Schedule,
     SessionUpcoming,
+    new_envelope,
 )
 from shared.contracts.examples import example_policy
 from shared.topology import Exchange, Topology
@@ -163,6 +164,7 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
         pytest.skip("too close to midnight UTC for a same-day nudge")
     client = "client-e2e-1"
     assignment = ActivityAssigned(
+        **new_envelope(),
         clinic_id=CLINIC,
         assignment_id="asg-e2e-1",
         client_ref=client,
@@ -178,9 +180,10 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
         policy_id="e2e",
         overrides=RuleOverride(spread_minutes=0, nudges=(Nudge(if_not_done_by=nudge_at),)),
     )
-    await ehr.publish(ClinicPolicyChanged(clinic_id=CLINIC, policy=policy))
+    await ehr.publish(ClinicPolicyChanged(**new_envelope(), clinic_id=CLINIC, policy=policy))
     await ehr.publish(
         ClientPreferencesChanged(
+            **new_envelope(),
             clinic_id=CLINIC,
             client_ref=client,
             version=1,
@@ -227,6 +230,7 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
     # 4. A completion stops the day's nudge.
     await ehr.publish(
         ActivityCompleted(
+            **new_envelope(),
             clinic_id=CLINIC,
             assignment_id=assignment.assignment_id,
             client_ref=client,
@@ -243,6 +247,7 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
     # 5. An upcoming session yields an adherence summary on the outbound exchange.
     await ehr.publish(
         SessionUpcoming(
+            **new_envelope(),
             clinic_id=CLINIC,
             session_id="session-e2e-1",
             client_ref=client,

@@ -9,16 +9,18 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel
 from faststream import AckPolicy
+from prometheus_client import generate_latest
 
 from shared.broker import declare_topology, rabbit_queue
-from shared.contracts import ActivityCancelled, ClinicPolicyChanged
+from shared.contracts import ActivityCancelled, ClinicPolicyChanged, new_envelope
 from shared.contracts.examples import examples
 from shared.errors import PermanentError, TransientError
-from shared.handling import ATTEMPT_HEADER, REASON_HEADER, make_broker
+from shared.handling import ATTEMPT_HEADER, REASON_HEADER, ROUTING_KEY_HEADER, make_broker
 from shared.topology import (
     NOTIFIER_DIRECTORY_QUEUE,
     NOTIFIER_REMINDERS_QUEUE,
     QUEUES,
+    RETRY_TIERS,
     SCHEDULER_QUEUE,
     TRACKER_QUEUE,
     Topology,
@@ -105,7 +107,13 @@ class Recorder:
 
 def cancelled(assignment_id: str) -> bytes:
     return (
-        ActivityCancelled(clinic_id="c1", assignment_id=assignment_id, version=2, client_ref="cl1")
+        ActivityCancelled(
+            **new_envelope(),
+            clinic_id="c1",
+            assignment_id=assignment_id,
+            version=2,
+            client_ref="cl1",
+        )
         .model_dump_json()
         .encode()
     )
@@ -175,3 +183,73 @@ async def test_retry_budget_spent_ends_in_the_dead_letter_queue_with_the_last_er
     assert "provider busy" in str(headers[REASON_HEADER])
     assert headers[ATTEMPT_HEADER] == 1
     assert recorder.handled == []
+
+
+async def test_too_deep_and_too_large_bodies_are_dead_lettered_at_once_with_the_limit(
+    topology: Topology, rabbit_channel: AbstractChannel
+) -> None:
+    """A 5,000-deep body once raised RecursionError and was retried for minutes."""
+    await declare_topology(rabbit_channel, topology, [SCHEDULER_QUEUE])
+    inbound = topology.exchange("bs.ehr.inbound")
+    deep = b'{"type": "activity.cancelled", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    padded = cancelled("big-1") + b" " * (300 * 1024)  # valid JSON, but over the size cap
+    dlq = topology.dlq(SCHEDULER_QUEUE)
+    async with Recorder(topology, max_attempts=3) as recorder:
+        await publish_raw(rabbit_channel, inbound, "activity.cancelled", deep)
+        await publish_raw(rabbit_channel, inbound, "activity.cancelled", padded)
+        await publish_raw(rabbit_channel, inbound, "activity.cancelled", cancelled("good-2"))
+        await wait_for(lambda: recorder.handled == ["good-2"])
+        await wait_for(lambda: _depth_is(rabbit_channel, dlq, 2), timeout=3)
+        dead = await drain(rabbit_channel, dlq)
+    reasons = sorted(str((m.headers or {})[REASON_HEADER]) for m in dead)
+    assert reasons == [
+        f"body is {len(padded)} bytes, over the limit of 262144 bytes",
+        "body nests JSON objects/arrays deeper than the limit of 32 levels",
+    ]
+    # First attempt: no retry header, nothing waiting in a retry tier.
+    assert all(ATTEMPT_HEADER not in (m.headers or {}) for m in dead)
+    assert {m.body for m in dead} == {deep, padded}
+    for tier in RETRY_TIERS:
+        assert await depth(rabbit_channel, topology.retry_queue(tier)) == 0
+
+
+async def test_an_ehr_event_without_its_event_id_is_dead_lettered_naming_the_field(
+    topology: Topology, rabbit_channel: AbstractChannel
+) -> None:
+    """A missing event_id was once replaced by a random one, so a re-send was applied twice."""
+    await declare_topology(rabbit_channel, topology, [SCHEDULER_QUEUE])
+    inbound = topology.exchange("bs.ehr.inbound")
+    no_id = json.loads(cancelled("no-id"))
+    del no_id["event_id"]
+    dlq = topology.dlq(SCHEDULER_QUEUE)
+    async with Recorder(topology) as recorder:
+        await publish_raw(rabbit_channel, inbound, "activity.cancelled", json.dumps(no_id).encode())
+        await publish_raw(rabbit_channel, inbound, "activity.cancelled", cancelled("good-3"))
+        await wait_for(lambda: recorder.handled == ["good-3"])
+        await wait_for(lambda: _depth_is(rabbit_channel, dlq, 1), timeout=3)
+        [dead] = await drain(rabbit_channel, dlq)
+    headers = dead.headers or {}
+    assert "event_id: Field required" in str(headers[REASON_HEADER])
+    assert ATTEMPT_HEADER not in headers
+
+
+async def test_a_routing_key_header_a_sender_made_up_is_counted_as_other(
+    topology: Topology, rabbit_channel: AbstractChannel
+) -> None:
+    """Label values never come from a sender: a forged header would grow the series."""
+    await declare_topology(rabbit_channel, topology, [SCHEDULER_QUEUE])
+    exchange = await rabbit_channel.get_exchange(topology.exchange("bs.ehr.inbound"))
+    forged = "made-up-type-" + topology.namespace
+    message = aio_pika.Message(
+        cancelled("forged-1"),
+        content_type="application/json",
+        headers={ROUTING_KEY_HEADER: forged},
+    )
+    async with Recorder(topology) as recorder:
+        await exchange.publish(message, routing_key="activity.cancelled")
+        await wait_for(lambda: recorder.handled == ["forged-1"])
+    text = generate_latest().decode()
+    queue = f'queue="{recorder.queue}"'
+    counted = [line for line in text.splitlines() if queue in line and "handled_total{" in line]
+    assert any('event_type="other"' in line for line in counted), counted
+    assert forged not in text

@@ -20,6 +20,7 @@ from shared.contracts import (
     Event,
     QuietHours,
     ReminderRule,
+    new_envelope,
 )
 from shared.contracts.ehr import Activity, Schedule
 from shared.contracts.policy import Messaging
@@ -34,6 +35,7 @@ def policy_event(version: int = 1, spread_minutes: int = 0) -> ClinicPolicyChang
     # Quiet hours far from now, so test reminders are never moved.
     hour = (datetime.now(UTC).hour + 6) % 24
     return ClinicPolicyChanged(
+        **new_envelope(),
         clinic_id=CLINIC,
         policy=ClinicPolicy(
             policy_id=POLICY,
@@ -50,6 +52,7 @@ def assignment_at(n: int, at: datetime, *, client: str | None = None) -> Activit
     """A daily activity whose reminder is at ``at`` (UTC, to the second) today."""
     local = at.astimezone(UTC)
     return ActivityAssigned(
+        **new_envelope(),
         clinic_id=CLINIC,
         assignment_id=f"asg-{n}",
         client_ref=client or f"cl-{n}",

@@ -2,8 +2,9 @@
 
 One middleware, installed on every broker, gives all three services the same rules:
 - bind message and correlation ids to the log context and write one summary line;
-- bad input (does not validate, not JSON, ``PermanentError``) goes to the queue's
-  dead-letter queue *with the reason in its headers*, and the consumer moves on;
+- bad input (too large or too deeply nested, not JSON, does not validate,
+  ``PermanentError``) goes to the queue's dead-letter queue on the first attempt *with
+  the reason in its headers*, and the consumer moves on;
 - anything else is retried later through the TTL retry tiers (never by sleeping in
   the handler), with exponential backoff and jitter, then dead-lettered when the
   retry budget is spent.
@@ -18,6 +19,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,7 +36,13 @@ from pydantic import ValidationError
 
 from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
-from shared.metrics import DEAD_LETTERED, HANDLING_SECONDS, MESSAGES_HANDLED, RETRIES
+from shared.metrics import (
+    DEAD_LETTERED,
+    HANDLING_SECONDS,
+    MESSAGES_HANDLED,
+    RETRIES,
+    event_type_label,
+)
 from shared.topology import Topology
 
 ATTEMPT_HEADER = "x-bs-attempt"
@@ -45,10 +53,49 @@ ROUTING_KEY_HEADER = "x-bs-routing-key"
 DEAD_AT_HEADER = "x-bs-dead-lettered-at"
 LAST_ERROR_HEADER = "x-bs-last-error"
 MAX_REASON = 1000
+# Checked before the body is parsed: a body nested thousands of levels deep made the JSON
+# decoder raise RecursionError, which looked like a bug and was retried for minutes.
+MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 600.0
 
 log = get_logger("shared.handling")
+
+
+# A JSON string (skipped whole, so brackets inside text do not count) or a bracket.
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """True if the JSON in ``body`` nests objects and arrays deeper than ``limit``."""
+    # Counting brackets runs in C: a body with no more openers than the limit cannot nest
+    # deeper than it, which settles almost every real event without the scan below.
+    if body.count(b"{") + body.count(b"[") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(body):
+        bracket = token[0]
+        if bracket in (b"{", b"["):
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in (b"}", b"]"):
+            depth -= 1
+    return False
+
+
+class BodyRefusedError(PermanentError):
+    """The body is refused before parsing: too large or nested too deeply."""
+
+
+def oversized_reason(body: bytes, max_bytes: int, max_depth: int) -> str | None:
+    """Why a body is refused before parsing (too large, too deep), or None."""
+    if len(body) > max_bytes:
+        return f"body is {len(body)} bytes, over the limit of {max_bytes} bytes"
+    if json_depth_exceeds(body, max_depth):
+        return f"body nests JSON objects/arrays deeper than the limit of {max_depth} levels"
+    return None
 
 
 def describe_validation_error(exc: ValidationError, body: bytes) -> str:
@@ -70,6 +117,8 @@ def _body_json_error(body: bytes) -> str | None:
         json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return f"body is not valid JSON: {exc}"
+    except RecursionError:
+        return "body nests JSON too deeply to decode"
     return None
 
 
@@ -79,6 +128,9 @@ def permanent_reason(exc: Exception, body: bytes) -> str | None:
         return describe_validation_error(exc, body)
     if isinstance(exc, PermanentError):
         return str(exc)[:MAX_REASON]
+    if isinstance(exc, RecursionError):
+        # Input that defeats the decoder fails the same way every time: not worth a retry.
+        return f"body could not be decoded: {exc}"[:MAX_REASON]
     if isinstance(exc, ValueError) and (reason := _body_json_error(body)):
         return reason[:MAX_REASON]  # FastStream's JSON decoding of the body failed
     return None
@@ -97,6 +149,8 @@ class HandlingRuntime:
 
     topology: Topology
     max_attempts: int
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_depth: int = MAX_JSON_DEPTH
     broker: RabbitBroker | None = None
 
 
@@ -118,6 +172,7 @@ class EventHandlingMiddleware(BaseMiddleware):
         started = time.perf_counter()
         outcome = "ok"
         try:
+            self._refuse_unreadable(raw.body)
             return await call_next(msg)
         except asyncio.CancelledError:
             # The broker connection went away mid-message: it is redelivered, not done.
@@ -134,9 +189,16 @@ class EventHandlingMiddleware(BaseMiddleware):
         finally:
             elapsed = time.perf_counter() - started
             HANDLING_SECONDS.labels(queue).observe(elapsed)
-            MESSAGES_HANDLED.labels(queue, event_type, outcome).inc()
+            # The header is the sender's word: only known event types become label values.
+            MESSAGES_HANDLED.labels(queue, event_type_label(event_type), outcome).inc()
             log.info("message handled", queue=queue, outcome=outcome, ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("message_id", "correlation_id", "event_type")
+
+    def _refuse_unreadable(self, body: bytes) -> None:
+        """Refuse a body before anything parses it (see ``oversized_reason``)."""
+        runtime = self.runtime
+        if refused := oversized_reason(body, runtime.max_body_bytes, runtime.max_depth):
+            raise BodyRefusedError(refused)
 
     def _queue_name(self, raw: IncomingMessage) -> str:
         handler = self.context.get_local("handler_")
@@ -201,10 +263,17 @@ class EventHandlingMiddleware(BaseMiddleware):
 
 
 def make_broker(
-    amqp_url: str, topology: Topology, *, max_attempts: int = 8, prefetch: int = 64
+    amqp_url: str,
+    topology: Topology,
+    *,
+    max_attempts: int = 8,
+    prefetch: int = 64,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> RabbitBroker:
     """A broker with the handling middleware and a bounded prefetch."""
-    runtime = HandlingRuntime(topology=topology, max_attempts=max_attempts)
+    runtime = HandlingRuntime(
+        topology=topology, max_attempts=max_attempts, max_body_bytes=max_body_bytes
+    )
     broker = RabbitBroker(
         amqp_url,
         default_channel=Channel(prefetch_count=prefetch),

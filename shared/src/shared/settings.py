@@ -61,6 +61,15 @@ class ServiceSettings(BaseSettings):
         default=8, ge=1, le=50, description="Delayed re-deliveries before dead-lettering."
     )
     prefetch: int = Field(default=64, ge=1, le=10_000)
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description=(
+            "Larger message bodies are dead-lettered unread (as are bodies nesting JSON "
+            "deeper than 32 levels)."
+        ),
+    )
     topology_check_seconds: float = Field(
         default=30.0,
         ge=0,

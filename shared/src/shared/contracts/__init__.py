@@ -1,6 +1,14 @@
 """Message contracts v1. The EHR-facing ones (``ehr``, ``outbound``) are the public API."""
 
-from shared.contracts.base import SCHEMA_VERSION, Event, Model, derived_event_id, utcnow
+from shared.contracts.base import (
+    SCHEMA_VERSION,
+    Envelope,
+    Event,
+    Model,
+    derived_event_id,
+    new_envelope,
+    utcnow,
+)
 from shared.contracts.ehr import (
     Activity,
     ActivityAssigned,
@@ -15,6 +23,7 @@ from shared.contracts.ehr import (
     ClinicPolicyChanged,
     ContactPoints,
     EhrEvent,
+    InboundEvent,
     PushSubscription,
     Schedule,
     SessionUpcoming,
@@ -93,9 +102,11 @@ __all__ = [
     "DeliveryStatusChanged",
     "EhrEvent",
     "EndConditions",
+    "Envelope",
     "Escalation",
     "Event",
     "Frequency",
+    "InboundEvent",
     "InternalEvent",
     "LeadTime",
     "Messaging",
@@ -120,6 +131,7 @@ __all__ = [
     "derived_event_id",
     "ehr_event_adapter",
     "internal_event_adapter",
+    "new_envelope",
     "outbound_event_adapter",
     "utcnow",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TypedDict
 from uuid import UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,27 @@ def derived_event_id(*parts: str) -> UUID:
     """The same id every time the same fact is announced (a reminder re-fired after a
     crash, a send announced again after a redelivery), so consumers see the repeat."""
     return uuid5(_DERIVED, "|".join(parts))
+
+
+class Envelope(TypedDict):
+    """The envelope fields a publisher of an EHR event must choose itself."""
+
+    event_id: UUID
+    occurred_at: datetime
+    correlation_id: str
+
+
+def new_envelope(correlation_id: str | None = None) -> Envelope:
+    """A fresh envelope for an event that starts something (a new id, now, and a new
+    correlation id unless given): ``ActivityAssigned(**new_envelope(), ...)``.
+
+    Make the event id once per fact and keep it when re-sending: deduplication is by it.
+    """
+    return {
+        "event_id": uuid4(),
+        "occurred_at": utcnow(),
+        "correlation_id": correlation_id or str(uuid4()),
+    }
 
 
 class Model(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal, Self
+from uuid import UUID
 
 from pydantic import Field, TypeAdapter, model_validator
 
@@ -23,6 +24,25 @@ from shared.contracts.fields import (
 )
 from shared.contracts.policy import ClinicPolicy, QuietHours, RuleOverride
 from shared.contracts.vocabulary import ActivityKind, Channel, CompletionSource, Frequency
+
+
+class InboundEvent(Event):
+    """An event the EHR publishes. The EHR must send its envelope: a missing ``event_id``
+    once defaulted to a random one, so a re-sent event was applied twice."""
+
+    event_id: UUID = Field(
+        description="Unique id the EHR gives the event; a re-send or redelivery keeps it. "
+        "Repeats are recognised (per clinic) by this id."
+    )
+    occurred_at: UtcDatetime = Field(
+        description="When it happened in the EHR, with a time zone offset; stored as UTC."
+    )
+    correlation_id: str = Field(
+        min_length=1,
+        max_length=128,
+        description="Id of the EHR request that started this chain; every event we send "
+        "back that it caused carries it.",
+    )
 
 
 class Activity(Model):
@@ -59,7 +79,7 @@ class Schedule(Model):
         return self
 
 
-class ActivityAssigned(Event):
+class ActivityAssigned(InboundEvent):
     """A therapist assigned an activity. Later versions arrive as ``activity.updated``."""
 
     type: Literal["activity.assigned"] = "activity.assigned"
@@ -73,7 +93,7 @@ class ActivityAssigned(Event):
     overrides: RuleOverride | None = None
 
 
-class ActivityUpdated(Event):
+class ActivityUpdated(InboundEvent):
     """A full new version of an assignment; older or equal versions are ignored."""
 
     type: Literal["activity.updated"] = "activity.updated"
@@ -87,7 +107,7 @@ class ActivityUpdated(Event):
     overrides: RuleOverride | None = None
 
 
-class ActivityCancelled(Event):
+class ActivityCancelled(InboundEvent):
     type: Literal["activity.cancelled"] = "activity.cancelled"
     assignment_id: Ref
     version: PositiveVersion
@@ -95,7 +115,7 @@ class ActivityCancelled(Event):
     reason: ShortText | None = None
 
 
-class ActivityPaused(Event):
+class ActivityPaused(InboundEvent):
     type: Literal["activity.paused"] = "activity.paused"
     assignment_id: Ref
     version: PositiveVersion
@@ -103,14 +123,14 @@ class ActivityPaused(Event):
     until: date | None = Field(default=None, description="Resume automatically after this day.")
 
 
-class ActivityResumed(Event):
+class ActivityResumed(InboundEvent):
     type: Literal["activity.resumed"] = "activity.resumed"
     assignment_id: Ref
     version: PositiveVersion
     client_ref: Ref
 
 
-class ActivityCompleted(Event):
+class ActivityCompleted(InboundEvent):
     """An occurrence was done. Recorded once per (assignment, occurrence_date)."""
 
     type: Literal["activity.completed"] = "activity.completed"
@@ -149,7 +169,7 @@ class ChannelConsent(Model):
         return bool(getattr(self, channel.value))
 
 
-class ClientPreferencesChanged(Event):
+class ClientPreferencesChanged(InboundEvent):
     """The client's contact points, consent, language and quiet hours (full replacement)."""
 
     type: Literal["client.preferences.changed"] = "client.preferences.changed"
@@ -166,14 +186,14 @@ class ClientPreferencesChanged(Event):
     quiet_hours: QuietHours | None = None
 
 
-class ClinicPolicyChanged(Event):
+class ClinicPolicyChanged(InboundEvent):
     """A clinic's reminder policy; pending reminders of the clinic are re-planned."""
 
     type: Literal["clinic.policy.changed"] = "clinic.policy.changed"
     policy: ClinicPolicy
 
 
-class SessionUpcoming(Event):
+class SessionUpcoming(InboundEvent):
     """A session is coming up: the tracker answers with an adherence summary."""
 
     type: Literal["session.upcoming"] = "session.upcoming"

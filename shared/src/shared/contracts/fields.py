@@ -12,9 +12,17 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from pydantic import AfterValidator, BeforeValidator, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+_E164 = re.compile(_E164_PATTERN)
 # Identifiers from the EHR are opaque, but never free text: this keeps names,
 # emails and phone numbers out of fields that are logged.
 _REF = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
@@ -70,14 +78,64 @@ def _naive_time(value: time) -> time:
     return value
 
 
+# The published JSON Schemas state each rule as far as JSON Schema can (a pattern, a
+# format, else a description), so an integrator's own validator catches most mistakes
+# before a message is sent; the validators above stay the authority (a real tz database
+# lookup, a real RRULE parse). Each pattern accepts everything its validator accepts.
+_TZ_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "maxLength": 64,
+        "pattern": r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$",
+        "description": "IANA time zone name from the tz database, e.g. 'Europe/Berlin' or "
+        "'America/New_York' (not a UTC offset such as '+01:00'); unknown names are refused.",
+        "examples": ["Europe/Berlin"],
+    }
+)
+_E164_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": _E164_PATTERN,
+        "description": "Phone number in E.164 form: '+', then the country code and number, "
+        "7 to 15 digits in all, no spaces or punctuation.",
+        "examples": ["+15005550006"],
+    }
+)
+_RRULE_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "maxLength": 1000,
+        "pattern": r"^\s*(RRULE:)?[A-Za-z]+=[^;]+(;[A-Za-z]+=[^;]+)*\s*$",
+        "description": "RFC 5545 recurrence rule (the RRULE value, optionally prefixed "
+        "'RRULE:'), e.g. 'FREQ=WEEKLY;BYDAY=MO,WE,FR'. It must not contain DTSTART: the "
+        "schedule's start is used. It must parse and yield at least one occurrence.",
+        "examples": ["FREQ=WEEKLY;BYDAY=MO,WE,FR"],
+    }
+)
+_LOCAL_TIME_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$",
+        "description": "Local time of day in the client's time zone, 'HH:MM' or 'HH:MM:SS', "
+        "without an offset.",
+        "examples": ["09:00"],
+    }
+)
+
 UtcDatetime = Annotated[datetime, AfterValidator(_require_aware)]
 """A time-zone-aware instant, normalised to UTC. Naive datetimes are refused."""
 
-TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_check_timezone)]
-PhoneE164 = Annotated[str, AfterValidator(_check_e164)]
+TimeZoneName = Annotated[
+    str, StringConstraints(max_length=64), AfterValidator(_check_timezone), _TZ_SCHEMA
+]
+PhoneE164 = Annotated[str, AfterValidator(_check_e164), _E164_SCHEMA]
 Email = EmailStr
-RRule = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_check_rrule)]
-LocalTime = Annotated[time, BeforeValidator(_parse_hhmm), AfterValidator(_naive_time)]
+RRule = Annotated[
+    str, StringConstraints(max_length=1000), AfterValidator(_check_rrule), _RRULE_SCHEMA
+]
+LocalTime = Annotated[
+    time, BeforeValidator(_parse_hhmm), AfterValidator(_naive_time), _LOCAL_TIME_SCHEMA
+]
 Ref = Annotated[str, StringConstraints(pattern=_REF)]
 """An opaque identifier: letters, digits and . _ : - only (never a name or contact point)."""
 ShortText = Annotated[str, StringConstraints(max_length=200)]
