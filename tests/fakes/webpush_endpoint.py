@@ -3,10 +3,13 @@ or 410 for subscriptions marked gone."""
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import http_ece  # type: ignore[import-untyped]
 from aiohttp import web
 
 from tests.fakes.local_http import LocalHttpServer
@@ -17,6 +20,16 @@ class Push:
     subscription: str
     headers: dict[str, str]
     body: bytes
+
+    def payload(self, private_key: Any, auth: str) -> dict[str, Any]:
+        """What the browser's service worker gets: the body decrypted (RFC 8291) with the
+        subscription's private key and auth secret."""
+        secret = base64.urlsafe_b64decode(auth + "=" * (-len(auth) % 4))
+        plain = http_ece.decrypt(
+            self.body, private_key=private_key, auth_secret=secret, version="aes128gcm"
+        )
+        data: dict[str, Any] = json.loads(plain)
+        return data
 
 
 @dataclass

@@ -17,7 +17,10 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from py_vapid import Vapid01
 from py_vapid.utils import b64urlencode
 
-from notifier.app import create_app
+from notifier.app import build, create_app
+from notifier.handlers import apply_directory_event
+from notifier.providers.base import OutboundMessage, Provider, ProviderError, SendResult
+from notifier.runtime import Runtime
 from notifier.settings import NotifierSettings
 from shared.broker import publish_event
 from shared.contracts import (
@@ -31,14 +34,16 @@ from shared.contracts import (
     QuietHours,
     ReminderDue,
     ReminderPurpose,
+    new_envelope,
 )
 from shared.contracts.examples import example_policy
+from shared.service import create_http_app
 from shared.topology import NOTIFIER_REMINDERS_QUEUE, PUBLISH_TO, Topology
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_api import FakeTwilio
 from tests.fakes.webpush_endpoint import FakePushService
 from tests.support.infra import AMQP_URL, REDIS_URL, wait_for
-from tests.support.services import free_port
+from tests.support.services import free_port, running
 
 CLINIC = "clinic-n1"
 PHONE = "+4915112345678"
@@ -103,6 +108,7 @@ class Harness:
 
     async def client(self, client_ref: str, **kw: Any) -> ClientPreferencesChanged:
         data: dict[str, Any] = {
+            **new_envelope(),
             "clinic_id": CLINIC,
             "client_ref": client_ref,
             "version": 1,
@@ -116,7 +122,7 @@ class Harness:
         await self.publish(prefs)
         return prefs
 
-    async def clinic(self, **messaging: Any) -> None:
+    async def clinic(self, clinic_id: str = CLINIC, **messaging: Any) -> None:
         policy = example_policy()
         policy = policy.model_copy(
             update={
@@ -124,7 +130,9 @@ class Harness:
                 "messaging": policy.messaging.model_copy(update=messaging),
             }
         )
-        await self.publish(ClinicPolicyChanged(clinic_id=CLINIC, policy=policy))
+        await self.publish(
+            ClinicPolicyChanged(**new_envelope(), clinic_id=clinic_id, policy=policy)
+        )
 
 
 def reminder(client_ref: str, n: int = 0, **kw: Any) -> ReminderDue:
@@ -220,4 +228,91 @@ async def harness(
         await task
 
 
-__all__ = ["CLINIC", "EMAIL", "PHONE", "TITLE", "Channel", "Harness", "reminder", "time"]
+@dataclass
+class Recording:
+    name: str
+    fail: ProviderError | None = None
+    sent: list[OutboundMessage] = field(default_factory=list)
+    # When set, a send waits for it (and sets ``calling`` first): a provider mid-call.
+    gate: asyncio.Event | None = None
+    calling: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def rate_key(self) -> str:
+        return f"rec:{self.name}"
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if self.gate is not None:
+            self.calling.set()
+            await self.gate.wait()
+        if self.fail:
+            raise self.fail
+        self.sent.append(message)
+        return SendResult(f"{self.name}-{len(self.sent)}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass
+class Rig:
+    runtime: Runtime
+    sms: Recording
+    email: Recording
+    published: list[Event]
+
+    async def prefs(self, **kw: Any) -> ClientPreferencesChanged:
+        data: dict[str, Any] = {
+            **new_envelope(),
+            "clinic_id": CLINIC,
+            "client_ref": "cl-d",
+            "version": 1,
+            "timezone": "UTC",
+            "contacts": ContactPoints(sms=PHONE, email=EMAIL),
+            "consent": ChannelConsent(sms=True, email=True),
+        }
+        data.update(kw)
+        prefs = ClientPreferencesChanged.model_validate(data)
+        await apply_directory_event(self.runtime, prefs)
+        return prefs
+
+
+@pytest.fixture
+async def rig(namespace: str, topology: Any, redis: Any) -> AsyncIterator[Rig]:
+    sms, email = Recording("sms"), Recording("email")
+    providers: dict[Channel, Provider] = {
+        Channel.SMS: sms,
+        Channel.EMAIL: email,
+        Channel.PUSH: Recording("push"),
+    }
+    settings = NotifierSettings(
+        namespace=namespace,
+        amqp_url=AMQP_URL,
+        redis_url=REDIS_URL,
+        circuit_failure_threshold=2,
+        sms_rate_per_second=1000,
+        rate_wait_max_seconds=0.2,
+    )
+    service, runtime = build(settings, providers)
+    async with running(create_http_app(service)):
+        published: list[Event] = []
+
+        async def record(event: Event) -> None:
+            published.append(event)
+
+        runtime.dispatcher.publish = record
+        yield Rig(runtime, sms, email, published)
+
+
+__all__ = [
+    "CLINIC",
+    "EMAIL",
+    "PHONE",
+    "TITLE",
+    "Channel",
+    "Harness",
+    "Recording",
+    "Rig",
+    "reminder",
+    "time",
+]

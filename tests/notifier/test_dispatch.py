@@ -4,110 +4,25 @@ providers): quiet hours, dedupe lease, circuit breaker, rate limit, directory or
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
-from notifier.app import build
 from notifier.handlers import apply_directory_event
-from notifier.providers.base import OutboundMessage, Provider, ProviderError, SendResult
-from notifier.runtime import Runtime
-from notifier.settings import NotifierSettings
+from notifier.providers.base import ProviderError
 from shared.contracts import (
     Channel,
     ChannelConsent,
-    ClientPreferencesChanged,
     ConsentChanged,
-    ContactPoints,
-    Event,
     QuietHours,
 )
 from shared.errors import PermanentError, TransientError
-from tests.notifier.conftest import CLINIC, EMAIL, PHONE, reminder
-from tests.support.infra import AMQP_URL, REDIS_URL, wait_for
-from tests.support.services import running
+from tests.notifier.conftest import CLINIC, Rig, reminder
+from tests.support.infra import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass
-class Recording:
-    name: str
-    fail: ProviderError | None = None
-    sent: list[OutboundMessage] = field(default_factory=list)
-    # When set, a send waits for it (and sets ``calling`` first): a provider mid-call.
-    gate: asyncio.Event | None = None
-    calling: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def rate_key(self) -> str:
-        return f"rec:{self.name}"
-
-    async def send(self, message: OutboundMessage) -> SendResult:
-        if self.gate is not None:
-            self.calling.set()
-            await self.gate.wait()
-        if self.fail:
-            raise self.fail
-        self.sent.append(message)
-        return SendResult(f"{self.name}-{len(self.sent)}")
-
-    async def aclose(self) -> None:
-        return None
-
-
-@dataclass
-class Rig:
-    runtime: Runtime
-    sms: Recording
-    email: Recording
-    published: list[Event]
-
-    async def prefs(self, **kw: Any) -> ClientPreferencesChanged:
-        data: dict[str, Any] = {
-            "clinic_id": CLINIC,
-            "client_ref": "cl-d",
-            "version": 1,
-            "timezone": "UTC",
-            "contacts": ContactPoints(sms=PHONE, email=EMAIL),
-            "consent": ChannelConsent(sms=True, email=True),
-        }
-        data.update(kw)
-        prefs = ClientPreferencesChanged.model_validate(data)
-        await apply_directory_event(self.runtime, prefs)
-        return prefs
-
-
-@pytest.fixture
-async def rig(namespace: str, topology: Any, redis: Any) -> AsyncIterator[Rig]:
-    sms, email = Recording("sms"), Recording("email")
-    providers: dict[Channel, Provider] = {
-        Channel.SMS: sms,
-        Channel.EMAIL: email,
-        Channel.PUSH: Recording("push"),
-    }
-    settings = NotifierSettings(
-        namespace=namespace,
-        amqp_url=AMQP_URL,
-        redis_url=REDIS_URL,
-        circuit_failure_threshold=2,
-        sms_rate_per_second=1000,
-        rate_wait_max_seconds=0.2,
-    )
-    service, runtime = build(settings, providers)
-    from shared.service import create_http_app
-
-    async with running(create_http_app(service)):
-        published: list[Event] = []
-
-        async def record(event: Event) -> None:
-            published.append(event)
-
-        runtime.dispatcher.publish = record
-        yield Rig(runtime, sms, email, published)
 
 
 def kinds(rig: Rig) -> list[str]:
@@ -168,11 +83,11 @@ async def test_consent_changed_opts_out_a_channel(rig: Rig) -> None:
 async def test_a_send_in_progress_elsewhere_is_retried_not_repeated(rig: Rig) -> None:
     await rig.prefs()
     due = reminder("cl-d")
-    token = await rig.runtime.dispatcher.ledger.claim(due.reminder_id)
+    token = await rig.runtime.dispatcher.ledger.claim(CLINIC, due.reminder_id)
     assert token is not None
     with pytest.raises(TransientError):
         await rig.runtime.dispatcher.handle(due)
-    await rig.runtime.dispatcher.ledger.release(due.reminder_id, token)
+    await rig.runtime.dispatcher.ledger.release(CLINIC, due.reminder_id, token)
     await rig.runtime.dispatcher.handle(due)
     await rig.runtime.dispatcher.handle(due)
     assert len(rig.sms.sent) == 1
@@ -197,7 +112,7 @@ async def test_a_handler_cancelled_mid_send_still_records_it_and_is_not_resent(
         await rig.runtime.dispatcher.handle(due)
     rig.sms.gate.set()
     await wait_for(lambda: _sent(ledger, due.reminder_id), timeout=5, interval=0.02)
-    assert await ledger.lease_left(due.reminder_id) == 0  # released once recorded
+    assert await ledger.lease_left(CLINIC, due.reminder_id) == 0  # released once recorded
     await rig.runtime.dispatcher.handle(due)  # the redelivery: announced, not sent
     assert len(rig.sms.sent) == 1
     assert kinds(rig) == ["notification.dispatched"]
@@ -217,7 +132,7 @@ async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig:
     ledger = rig.runtime.dispatcher.ledger
 
     async def lease_gone() -> bool:
-        return await ledger.lease_left(due.reminder_id) == 0
+        return await ledger.lease_left(CLINIC, due.reminder_id) == 0
 
     await wait_for(lease_gone, timeout=5, interval=0.02)
     rig.sms.fail = None
@@ -226,7 +141,7 @@ async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig:
 
 
 async def _sent(ledger: Any, reminder_id: str) -> bool:
-    return await ledger.sent(reminder_id) is not None
+    return await ledger.sent(CLINIC, reminder_id) is not None
 
 
 async def test_circuit_opens_after_failures_and_refuses_quickly(rig: Rig) -> None:

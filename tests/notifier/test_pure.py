@@ -15,6 +15,7 @@ from shared.contracts import (
     ContactPoints,
     DeliveryStatus,
     SuppressionReason,
+    new_envelope,
 )
 
 SMS, EMAIL, PUSH = Channel.SMS, Channel.EMAIL, Channel.PUSH
@@ -22,6 +23,7 @@ SMS, EMAIL, PUSH = Channel.SMS, Channel.EMAIL, Channel.PUSH
 
 def prefs(**kw: object) -> ClientPreferencesChanged:
     data: dict[str, object] = {
+        **new_envelope(),
         "clinic_id": "c1",
         "client_ref": "cl1",
         "version": 1,

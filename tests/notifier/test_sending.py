@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from notifier.sms_text import OPT_OUT_TEXT
+from notifier.sms_text import OPT_OUT_TEXT, measure
 from shared.contracts import ChannelConsent, ContactPoints, PushSubscription
 from shared.handling import REASON_HEADER
 from tests.notifier.conftest import EMAIL, PHONE, TITLE, Harness, reminder
@@ -34,7 +34,8 @@ async def test_email_arrives_plain_and_html_with_list_unsubscribe(harness: Harne
     text, html = plain_part.get_content(), html_part.get_content()
     assert "Riverside Counselling" in text
     assert "an activity is waiting" in text
-    assert "/done/" in html
+    assert f"{harness.settings.public_base_url}/d/" in html
+    assert f"{harness.settings.public_base_url}/d/" in text
     for part in (text, html, str(msg["Subject"])):
         assert TITLE not in part
 
@@ -59,6 +60,10 @@ async def test_sms_first_message_carries_opt_out_and_redelivery_sends_once(
     first, second = harness.twilio.messages
     assert OPT_OUT_TEXT in first.body
     assert OPT_OUT_TEXT not in second.body
+    code = announced[0]["link_code"]
+    assert f"{harness.settings.public_base_url}/d/{code}" in first.body  # the whole link
+    assert measure(first.body).segments <= 2
+    assert measure(second.body).segments == 1
     assert TITLE not in first.body
     assert first.status_callback == f"{harness.url}/webhooks/twilio/status"
 
@@ -123,7 +128,13 @@ async def test_push_reaches_the_push_service(harness: Harness) -> None:
     sent = await harness.wait_event("notification.dispatched", reminder_id="rem-cl-push-0")
     assert sent["channel"] == "push"
     assert len(harness.push.received) == 1
-    assert harness.push.received[0].headers["Content-Encoding"] == "aes128gcm"
+    push = harness.push.received[0]
+    assert push.headers["Content-Encoding"] == "aes128gcm"
+    shown = push.payload(key, sub.auth)
+    assert shown["url"].startswith(f"{harness.settings.public_base_url}/d/")  # opened on a tap
+    assert shown["url"].rsplit("/", 1)[1] == sent["link_code"]
+    assert shown["title"] == "Riverside Counselling"
+    assert TITLE not in shown["title"] + shown["body"]
 
 
 async def test_bad_input_goes_to_the_dead_letter_queue_with_a_reason(harness: Harness) -> None:

@@ -142,8 +142,15 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INBOUND, R.CLIENT_PREFERENCES_CHANGED),
                 (Exchange.INBOUND, R.CLINIC_POLICY_CHANGED),
                 (Exchange.INTERNAL, R.CONSENT_CHANGED),
+                # Completions, cancels and pauses stop reminders already on their way.
+                (Exchange.INBOUND, R.ACTIVITY_CANCELLED),
+                (Exchange.INBOUND, R.ACTIVITY_PAUSED),
+                (Exchange.INBOUND, R.ACTIVITY_RESUMED),
+                (Exchange.INBOUND, R.ACTIVITY_COMPLETED),
+                (Exchange.INTERNAL, R.COMPLETION_RECORDED),
             ),
-            "Contact points, consent and clinic messaging settings the notifier keeps.",
+            "Contact points, consent and clinic messaging settings the notifier keeps, and "
+            "completions, cancels and pauses (they stop reminders already on their way).",
         ),
         QueueSpec(
             "tracker.events",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from notifier.providers.base import OutboundMessage
-from notifier.sms_text import fit, with_opt_out
+from notifier.sms_text import sms_text
 from notifier.templates import Rendered, RenderInput, pick_language, render
 from notifier.unsubscribe import UNSUBSCRIBE_PATH, UnsubscribeClaims, sign_unsubscribe
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ReminderDue
@@ -25,24 +25,36 @@ class LinkConfig:
     ttl: timedelta
 
 
+@dataclass(frozen=True)
+class DoneLink:
+    """The one-tap done link of a reminder: the code the tracker resolves, and until when."""
+
+    code: str
+    url: str
+    expires_at: datetime
+
+
+def done_link(event: ReminderDue, links: LinkConfig, now: datetime) -> DoneLink | None:
+    """None for an encouragement: it follows a completion, there is nothing to mark done."""
+    if event.purpose is Purpose.ENCOURAGEMENT:
+        return None
+    code = done_code(links.secrets, event.clinic_id, event.reminder_id)
+    return DoneLink(code, done_url(links.tracker_base_url, code), now + links.ttl)
+
+
 def render_reminder(
     event: ReminderDue,
     prefs: ClientPreferencesChanged,
     policy: ClinicPolicy | None,
-    links: LinkConfig,
-    now: datetime,
+    link: DoneLink | None,
 ) -> Rendered:
     messaging = policy.messaging if policy else None
-    link = None
-    if event.purpose is not Purpose.ENCOURAGEMENT:
-        code = done_code(links.secrets, event.clinic_id, event.reminder_id)
-        link = done_url(links.tracker_base_url, code)
     data = RenderInput(
         purpose=event.purpose,
         clinic_name=messaging.clinic_name if messaging else FALLBACK_CLINIC_NAME,
         activity_title=event.activity_title,
         allow_activity_details=bool(messaging and messaging.allow_activity_details),
-        done_link=link,
+        done_link=link.url if link else None,
     )
     return render(data, messaging, pick_language(prefs.language, messaging))
 
@@ -54,23 +66,29 @@ def build_message(
     prefs: ClientPreferencesChanged,
     rendered: Rendered,
     links: LinkConfig,
+    link: DoneLink | None,
     first_sms: bool,
 ) -> OutboundMessage:
     contacts = prefs.contacts
+    url = link.url if link else None
     if channel is Channel.SMS:
-        text = with_opt_out(fit(rendered.sms, MAX_SMS_SEGMENTS), first_sms)
+        text = sms_text(
+            rendered.sms, link=url, first_to_number=first_sms, max_segments=MAX_SMS_SEGMENTS
+        )
         return OutboundMessage(channel, event.reminder_id, to_phone=contacts.sms, text=text)
     if channel is Channel.PUSH:
+        # The link rides as the notification's URL: a tap on it opens the done page.
         return OutboundMessage(
             channel,
             event.reminder_id,
             to_push=contacts.push,
             text=rendered.push_body,
             push_title=rendered.push_title,
+            url=url or "",
         )
     claims = UnsubscribeClaims(event.clinic_id, event.client_ref, Channel.EMAIL.value)
-    url = f"{links.notifier_base_url.rstrip('/')}{UNSUBSCRIBE_PATH}/"
-    url += sign_unsubscribe(links.secrets, claims)
+    unsubscribe = f"{links.notifier_base_url.rstrip('/')}{UNSUBSCRIBE_PATH}/"
+    unsubscribe += sign_unsubscribe(links.secrets, claims)
     return OutboundMessage(
         channel,
         event.reminder_id,
@@ -79,7 +97,7 @@ def build_message(
         text=rendered.text,
         html=rendered.html,
         headers={
-            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )

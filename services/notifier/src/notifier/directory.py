@@ -5,8 +5,12 @@
 - opt-outs the client made themselves (SMS STOP, unsubscribe links), per channel,
   which outlive preference updates until the client opts back in;
 - clinic messaging settings from each clinic policy, newest ``version`` wins;
-- per phone number (keys hold a hash, never the number): whose it is, whether it got
-  a message already, the last reminder sent to it, and a number-level STOP.
+- per phone number (keys hold a hash, never the number): whose it is (every clinic and
+  client that gave it: a family phone, a client of two clinics), whether each clinic
+  messaged it already, the last reminder sent to it, and a number-level STOP (one
+  sender number serves every clinic, and the carrier blocks it for all of them);
+- per provider message id: the reminder, its clinic and the EHR's correlation id, so a
+  status callback reports on the right reminder to the right clinic.
 """
 
 from __future__ import annotations
@@ -26,6 +30,14 @@ if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
 return 1
 """
+# KEYS[1] the client's preferences. Like _NEWER_WINS, but returns the data it replaced
+# ('' when there was none), so the number's owners can follow a changed number.
+_NEWER_PREFS = """
+local cur = redis.call('HMGET', KEYS[1], 'version', 'data')
+if cur[1] and tonumber(cur[1]) >= tonumber(ARGV[1]) then return false end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
+return cur[2] or ''
+"""
 MESSAGE_MAP_TTL = 30 * 86400
 
 
@@ -44,16 +56,29 @@ class LastReminder:
     assignment_id: str
     occurrence_date: str
     reminder_id: str
+    correlation_id: str | None = None  # the EHR's, for the completion a "DONE" reports
 
     @property
     def occurrence(self) -> date:
         return date.fromisoformat(self.occurrence_date)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class NumberOwner:
     clinic_id: str
     client_ref: str
+
+    def member(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What a provider message id stands for."""
+
+    reminder_id: str
+    clinic_id: str | None = None
+    correlation_id: str | None = None
 
 
 class Directory:
@@ -61,6 +86,7 @@ class Directory:
         self.redis = redis
         self.prefix = prefix
         self._newer_wins = redis.register_script(_NEWER_WINS)
+        self._newer_prefs = redis.register_script(_NEWER_PREFS)
 
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -68,13 +94,25 @@ class Directory:
     # -- client preferences and opt-outs --------------------------------------------
     async def save_preferences(self, prefs: ClientPreferencesChanged) -> bool:
         key = self._k("client", prefs.clinic_id, prefs.client_ref)
-        stored = await self._newer_wins(keys=[key], args=[prefs.version, prefs.model_dump_json()])
-        if stored and prefs.contacts.sms:
-            owner = NumberOwner(prefs.clinic_id, prefs.client_ref)
-            await self.redis.set(
-                self._number("owner", prefs.contacts.sms), json.dumps(asdict(owner))
-            )
-        return bool(stored)
+        data = prefs.model_dump_json()
+        replaced = await self._newer_prefs(keys=[key], args=[prefs.version, data])
+        if replaced is None:
+            return False
+        before = ClientPreferencesChanged.model_validate_json(replaced) if replaced else None
+        await self._follow_number(before.contacts.sms if before else None, prefs)
+        return True
+
+    async def _follow_number(self, old: str | None, prefs: ClientPreferencesChanged) -> None:
+        """Keep the number's owners in step: a client is an owner of its current number only."""
+        owner = NumberOwner(prefs.clinic_id, prefs.client_ref)
+        new = prefs.contacts.sms
+        if old and old != new:
+            await self.redis.srem(self._number("owners", old), owner.member())
+            legacy = await self.redis.get(self._number("owner", old))
+            if legacy and NumberOwner(**json.loads(legacy)) == owner:
+                await self.redis.delete(self._number("owner", old))
+        if new:
+            await self.redis.sadd(self._number("owners", new), owner.member())
 
     async def preferences(self, clinic_id: str, client_ref: str) -> ClientPreferencesChanged | None:
         raw = await self.redis.hget(self._k("client", clinic_id, client_ref), "data")
@@ -115,9 +153,21 @@ class Directory:
     def _number(self, kind: str, phone: str) -> str:
         return self._k("number", kind, number_hash(phone))
 
-    async def number_owner(self, phone: str) -> NumberOwner | None:
-        raw = await self.redis.get(self._number("owner", phone))
-        return NumberOwner(**json.loads(raw)) if raw else None
+    async def number_owners(self, phone: str) -> list[NumberOwner]:
+        """Every clinic and client that gave this number (also the single owner kept by
+        versions before a number could have several)."""
+        members, legacy = await self._number_owners_raw(phone)
+        owners = {NumberOwner(**json.loads(m)) for m in members}
+        if legacy:
+            owners.add(NumberOwner(**json.loads(legacy)))
+        return sorted(owners)
+
+    async def _number_owners_raw(self, phone: str) -> tuple[set[bytes | str], bytes | str | None]:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.smembers(self._number("owners", phone))
+        pipe.get(self._number("owner", phone))
+        members, legacy = await pipe.execute()
+        return set(members), legacy
 
     async def number_stopped(self, phone: str) -> bool:
         return bool(await self.redis.exists(self._number("stop", phone)))
@@ -128,13 +178,16 @@ class Directory:
         else:
             await self.redis.delete(self._number("stop", phone))
 
-    async def has_messaged(self, phone: str) -> bool:
-        """Whether a message reached the provider for this number (the first one carries
-        the opt-out instructions; marked only after the provider accepted it)."""
-        return bool(await self.redis.exists(self._number("seen", phone)))
+    async def has_messaged(self, clinic_id: str, phone: str) -> bool:
+        """Whether a message of this clinic reached the provider for this number (its first
+        one carries the opt-out instructions; marked only after the provider accepted it)."""
+        return bool(await self.redis.exists(self._seen(clinic_id, phone)))
 
-    async def mark_messaged(self, phone: str) -> None:
-        await self.redis.set(self._number("seen", phone), "1")
+    async def mark_messaged(self, clinic_id: str, phone: str) -> None:
+        await self.redis.set(self._seen(clinic_id, phone), "1")
+
+    def _seen(self, clinic_id: str, phone: str) -> str:
+        return self._k("number", "seen", clinic_id, number_hash(phone))
 
     async def remember_reminder(self, phone: str, last: LastReminder) -> None:
         await self.redis.set(
@@ -146,9 +199,15 @@ class Directory:
         return LastReminder(**json.loads(raw)) if raw else None
 
     # -- provider message ids ------------------------------------------------------------
-    async def map_message(self, provider: str, message_id: str, reminder_id: str) -> None:
-        await self.redis.set(self._k("msg", provider, message_id), reminder_id, ex=MESSAGE_MAP_TTL)
+    async def map_message(self, provider: str, message_id: str, sent: SentMessage) -> None:
+        key = self._k("msg", provider, message_id)
+        await self.redis.set(key, json.dumps(asdict(sent)), ex=MESSAGE_MAP_TTL)
 
-    async def reminder_for(self, provider: str, message_id: str) -> str | None:
+    async def message(self, provider: str, message_id: str) -> SentMessage | None:
         raw = await self.redis.get(self._k("msg", provider, message_id))
-        return _text(raw) if raw else None
+        if raw is None:
+            return None
+        text = _text(raw)
+        if not text.startswith("{"):  # written before the clinic was kept with it
+            return SentMessage(text)
+        return SentMessage(**json.loads(text))

@@ -1,15 +1,23 @@
-"""Message handlers: reminders to send, and the directory of contacts and clinic settings."""
+"""Message handlers: reminders to send, and the directory of contacts, clinic settings and
+the assignment facts that stop reminders already on their way."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import Field
 
+from notifier.assignments import Change, Status, apply_completion, apply_lifecycle
 from notifier.runtime import Runtime
 from shared.contracts import (
+    ActivityCancelled,
+    ActivityCompleted,
+    ActivityPaused,
+    ActivityResumed,
     ClientPreferencesChanged,
     ClinicPolicyChanged,
+    CompletionRecorded,
     ConsentChanged,
     ReminderDue,
 )
@@ -17,9 +25,11 @@ from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import NOTIFIER_DIRECTORY_QUEUE, NOTIFIER_REMINDERS_QUEUE
 
-DirectoryInput = Annotated[
-    ClientPreferencesChanged | ClinicPolicyChanged | ConsentChanged, Field(discriminator="type")
-]
+Lifecycle = ActivityCancelled | ActivityPaused | ActivityResumed
+Completion = ActivityCompleted | CompletionRecorded
+Directory = ClientPreferencesChanged | ClinicPolicyChanged | ConsentChanged
+DirectoryEvent = Directory | Lifecycle | Completion
+DirectoryInput = Annotated[DirectoryEvent, Field(discriminator="type")]
 
 log = get_logger("notifier.handlers")
 
@@ -30,15 +40,15 @@ def register(service: Service, runtime: Runtime) -> None:
         await runtime.dispatcher.handle(event)
 
     @service.subscriber(
-        NOTIFIER_DIRECTORY_QUEUE, "Contact points, consent and clinic messaging settings."
+        NOTIFIER_DIRECTORY_QUEUE,
+        "Contact points, consent, clinic messaging settings, and completions, cancels "
+        "and pauses (they stop reminders already on their way).",
     )
     async def on_directory_event(event: DirectoryInput) -> None:
         await apply_directory_event(runtime, event)
 
 
-async def apply_directory_event(
-    runtime: Runtime, event: ClientPreferencesChanged | ClinicPolicyChanged | ConsentChanged
-) -> None:
+async def apply_directory_event(runtime: Runtime, event: DirectoryEvent) -> None:
     directory = runtime.directory
     if isinstance(event, ClientPreferencesChanged):
         stored = await directory.save_preferences(event)
@@ -46,8 +56,25 @@ async def apply_directory_event(
     elif isinstance(event, ClinicPolicyChanged):
         stored = await directory.save_policy(event.clinic_id, event.policy)
         log.info("clinic policy", policy_id=event.policy.policy_id, stored=stored)
-    else:
+    elif isinstance(event, ConsentChanged):
         await directory.set_opt_out(
             event.clinic_id, event.client_ref, event.channel, event.opted_out
         )
         log.info("consent", client_ref=event.client_ref, channel=event.channel.value)
+    else:
+        stored = await runtime.assignments.update(
+            event.clinic_id, event.assignment_id, assignment_change(event)
+        )
+        log.info("assignment", assignment_id=event.assignment_id, stored=stored)
+
+
+def assignment_change(event: Lifecycle | Completion, today: datetime | None = None) -> Change:
+    """The pure change an assignment event makes to the notifier's record of it."""
+    if isinstance(event, ActivityCompleted | CompletionRecorded):
+        day, now = event.occurrence_date, (today or datetime.now(UTC)).date()
+        return lambda state: apply_completion(state, day, now)
+    if isinstance(event, ActivityCancelled):
+        return lambda state: apply_lifecycle(state, event.version, Status.CANCELLED)
+    if isinstance(event, ActivityPaused):
+        return lambda state: apply_lifecycle(state, event.version, Status.PAUSED, event.until)
+    return lambda state: apply_lifecycle(state, event.version, Status.ACTIVE)

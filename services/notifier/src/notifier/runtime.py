@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from notifier.assignment_store import AssignmentStore
+from notifier.caps import CapBook
 from notifier.compose import LinkConfig
 from notifier.directory import Directory
 from notifier.dispatch import Dispatcher, Limits
@@ -24,6 +26,7 @@ class Runtime:
     settings: NotifierSettings
     providers: dict[Channel, Provider] | None = None
     _directory: Directory | None = None
+    _assignments: AssignmentStore | None = None
     _dispatcher: Dispatcher | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -32,6 +35,12 @@ class Runtime:
         if self._directory is None:
             raise RuntimeError("the notifier has not started")
         return self._directory
+
+    @property
+    def assignments(self) -> AssignmentStore:
+        if self._assignments is None:
+            raise RuntimeError("the notifier has not started")
+        return self._assignments
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -44,9 +53,12 @@ class Runtime:
         redis, prefix = service.redis, service.key()
         self.providers = self.providers or build_providers(s)
         self._directory = Directory(redis, prefix)
+        self._assignments = AssignmentStore(redis, prefix)
         self._dispatcher = Dispatcher(
             directory=self._directory,
             ledger=Ledger(redis, prefix, s.send_lease_seconds, s.dedupe_ttl_seconds),
+            assignments=self._assignments,
+            caps=CapBook(redis, prefix, s.dedupe_ttl_seconds),
             limiter=RateLimiter(redis, prefix),
             breaker=CircuitBreaker(
                 redis,

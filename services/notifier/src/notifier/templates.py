@@ -21,14 +21,15 @@ from shared.logging import get_logger
 log = get_logger("notifier.templates")
 
 PARTS = ("sms", "subject", "text", "html", "push_title", "push_body")
+# Every default SMS with its link fits one GSM-7 segment (160) for a clinic name of up
+# to 30 characters and a tracker base URL of up to 40: "<name>: " + lead + link line
+# leaves 53 characters for the lead (tests/notifier/test_sms_fit.py holds it to that).
 _LINK_LINE = "{% if done_link %} Done? Tap {{ done_link }}{% endif %}"
 _DETAIL = "{% if activity %} ({{ activity }}){% endif %}"
 
 _LEADS: dict[ReminderPurpose, str] = {
     ReminderPurpose.REMINDER: "an activity is waiting for you today" + _DETAIL + ".",
-    ReminderPurpose.NUDGE: "a gentle nudge: an activity is still waiting today"
-    + _DETAIL
-    + ". Any small step counts.",
+    ReminderPurpose.NUDGE: "still time for today's activity" + _DETAIL + ". Small steps count.",
     ReminderPurpose.LEAD: "an activity is coming up soon" + _DETAIL + ". You've got this.",
     ReminderPurpose.ENCOURAGEMENT: "nice work on your activity. Every step counts.",
 }

@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from twilio.request_validator import RequestValidator
 
+from notifier.directory import SentMessage
 from notifier.keywords import Keyword, parse_keyword
 from notifier.runtime import Runtime
 from notifier.twilio_status import map_status
@@ -91,17 +92,15 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
         status = map_status(raw_status, error_code)
         if status is None:
             return Response(status_code=204)
-        reminder_id = await runtime.directory.reminder_for("twilio", sid)
-        clinic_id = "system"
-        if to := params.get("To"):
-            owner = await runtime.directory.number_owner(to)
-            clinic_id = owner.clinic_id if owner else clinic_id
+        sent = await runtime.directory.message("twilio", sid)
+        clinic_id, correlation = await _origin(runtime, sent, params.get("To"))
         await service.publisher.publish(
             DeliveryStatusChanged(
                 clinic_id=clinic_id,
+                **correlation,
                 provider="twilio",
                 provider_message_id=sid[:256],
-                reminder_id=reminder_id,
+                reminder_id=sent.reminder_id if sent else None,
                 channel=Channel.SMS,
                 status=status,
                 error_code=error_code[:64] if error_code else None,
@@ -146,43 +145,77 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
     app.include_router(router)
 
 
+async def _origin(
+    runtime: Runtime, sent: SentMessage | None, phone: str | None
+) -> tuple[str, dict[str, str]]:
+    """The clinic and the EHR's correlation id a status callback belongs to: those of the
+    reminder the message carried; for a message we cannot place, the number's only
+    owner's clinic (or ``system``) and a fresh correlation id."""
+    if sent is not None and sent.clinic_id:
+        correlation = {"correlation_id": sent.correlation_id} if sent.correlation_id else {}
+        return sent.clinic_id, correlation
+    owners = await runtime.directory.number_owners(phone) if phone else []
+    return (owners[0].clinic_id if len(owners) == 1 else "system"), {}
+
+
 async def handle_keyword(
     service: Service, runtime: Runtime, phone: str, keyword: Keyword
 ) -> Response:
-    directory = runtime.directory
-    owner = await directory.number_owner(phone)
     if keyword in (Keyword.STOP, Keyword.START):
-        out = keyword is Keyword.STOP
-        await directory.set_number_stopped(phone, out)  # at once, even for an unknown number
-        if owner is not None:
-            await directory.set_opt_out(owner.clinic_id, owner.client_ref, Channel.SMS, out)
-            await service.publisher.publish(
-                ConsentChanged(
-                    clinic_id=owner.clinic_id,
-                    client_ref=owner.client_ref,
-                    channel=Channel.SMS,
-                    opted_out=out,
-                    source="sms_keyword",
-                )
-            )
-        log.info("sms keyword", keyword=keyword.value, known=owner is not None)
+        await set_sms_consent(service, runtime, phone, opted_out=keyword is Keyword.STOP)
         return twiml()  # Twilio's own opt-out handling sends the confirmation text
     if keyword is Keyword.HELP:
-        policy = await directory.policy(owner.clinic_id, "") if owner else None
-        help_text = policy.messaging.help_text if policy else None
-        return twiml(help_text or DEFAULT_HELP)
+        return twiml(await help_text(runtime, phone) or DEFAULT_HELP)
     if keyword is Keyword.DONE:
         return await report_done(service, runtime, phone)
     return twiml()
+
+
+async def set_sms_consent(service: Service, runtime: Runtime, phone: str, opted_out: bool) -> None:
+    """STOP/START: at once for the number (even an unknown one), and for every clinic and
+    client that gave it, each told by its own ``consent.changed``."""
+    directory = runtime.directory
+    await directory.set_number_stopped(phone, opted_out)
+    owners = await directory.number_owners(phone)
+    for owner in owners:
+        await directory.set_opt_out(owner.clinic_id, owner.client_ref, Channel.SMS, opted_out)
+        await service.publisher.publish(
+            ConsentChanged(
+                clinic_id=owner.clinic_id,
+                client_ref=owner.client_ref,
+                channel=Channel.SMS,
+                opted_out=opted_out,
+                source="sms_keyword",
+            )
+        )
+    log.info("sms keyword", opted_out=opted_out, owners=len(owners))
+
+
+async def help_text(runtime: Runtime, phone: str) -> str | None:
+    """The help text of the clinic whose reminder the number got last, or of its only
+    owner; none (the default text) when the number belongs to several and got nothing."""
+    directory = runtime.directory
+    last = await directory.last_reminder(phone)
+    owners = await directory.number_owners(phone)
+    if last is not None:
+        clinic = last.clinic_id
+    elif len({o.clinic_id for o in owners}) == 1:
+        clinic = owners[0].clinic_id
+    else:
+        return None
+    policy = await directory.policy(clinic, "")
+    return policy.messaging.help_text if policy else None
 
 
 async def report_done(service: Service, runtime: Runtime, phone: str) -> Response:
     last = await runtime.directory.last_reminder(phone)
     if last is None:
         return twiml("Thanks! We could not find a recent reminder for this number.")
+    correlation = {"correlation_id": last.correlation_id} if last.correlation_id else {}
     await service.publisher.publish(
         CompletionReported(
             clinic_id=last.clinic_id,
+            **correlation,
             assignment_id=last.assignment_id,
             client_ref=last.client_ref,
             occurrence_date=last.occurrence,

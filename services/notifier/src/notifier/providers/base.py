@@ -20,6 +20,7 @@ class OutboundMessage:
     text: str = ""
     html: str = ""
     push_title: str = ""
+    url: str = ""  # the done link, opened when a push notification is tapped
     headers: dict[str, str] = field(default_factory=dict)
 
 

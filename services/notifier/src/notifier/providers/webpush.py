@@ -31,7 +31,10 @@ class WebPushProvider:
         if sub is None:
             raise ProviderError("no push subscription", permanent=True)
         info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
-        payload = json.dumps({"title": message.push_title, "body": message.text})
+        body = {"title": message.push_title, "body": message.text}
+        if message.url:  # the service worker opens it on a tap (notificationclick)
+            body["url"] = message.url
+        payload = json.dumps(body)
         origin = urlsplit(sub.endpoint)
         claims = {"sub": self._subject, "aud": f"{origin.scheme}://{origin.netloc}"}
         try:
