@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -29,6 +30,7 @@ from shared.contracts import (
     NotificationDispatched,
     ReminderDue,
     Schedule,
+    new_envelope,
 )
 from shared.contracts.policy import Escalation
 from shared.topology import TRACKER_QUEUE, Exchange, Topology
@@ -80,10 +82,12 @@ def settings_for(namespace: str, **extra: Any) -> TrackerSettings:
         namespace=namespace,
         ops_token=SecretStr(OPS),
         clinic_tokens=CLINIC_TOKENS,
-        link_secret=SecretStr(SECRET),
-        escalation_interval_seconds=3600,
-        log_format="console",
-        **extra,
+        **{
+            "link_secrets": (SecretStr(SECRET),),
+            "escalation_interval_seconds": 3600,
+            "log_format": "console",
+            **extra,
+        },
     )
 
 
@@ -91,7 +95,16 @@ def settings_for(namespace: str, **extra: Any) -> TrackerSettings:
 async def tracker(
     topology: Topology, redis: Any, rabbit_channel: AbstractChannel
 ) -> AsyncIterator[Tracker]:
-    app = create_app(settings_for(topology.namespace))
+    async with started(settings_for(topology.namespace), topology, rabbit_channel) as running_:
+        yield running_
+
+
+@asynccontextmanager
+async def started(
+    settings: TrackerSettings, topology: Topology, rabbit_channel: AbstractChannel
+) -> AsyncIterator[Tracker]:
+    """A tracker with these settings, and a listener bound before anything is published."""
+    app = create_app(settings)
     listener = Listener()
     async with running(app):
         for exchange, keys in (
@@ -121,6 +134,7 @@ def assigned(
     policy_id: str = "pol-1",
 ) -> ActivityAssigned:
     return ActivityAssigned(
+        **new_envelope(),
         clinic_id=clinic,
         assignment_id=assignment_id,
         client_ref=client,
@@ -137,6 +151,7 @@ def policy_changed(
     clinic: str = "clinic-a", *, after_missed: int | None = 3, encouragement: bool = False
 ) -> ClinicPolicyChanged:
     return ClinicPolicyChanged(
+        **new_envelope(),
         clinic_id=clinic,
         policy=ClinicPolicy(
             policy_id="pol-1",
@@ -175,14 +190,17 @@ def status(reminder_id: str, value: str, clinic: str = "clinic-a") -> DeliverySt
     )
 
 
-def dispatched(reminder_id: str, clinic: str = "clinic-a") -> NotificationDispatched:
-    return NotificationDispatched(
-        clinic_id=clinic,
-        reminder_id=reminder_id,
-        client_ref="client-1",
-        channel="sms",
-        provider="twilio",
-        provider_message_id=f"SM-{reminder_id}",
+def dispatched(reminder_id: str, clinic: str = "clinic-a", **extra: Any) -> NotificationDispatched:
+    return NotificationDispatched.model_validate(
+        {
+            "clinic_id": clinic,
+            "reminder_id": reminder_id,
+            "client_ref": "client-1",
+            "channel": "sms",
+            "provider": "twilio",
+            "provider_message_id": f"SM-{reminder_id}",
+            **extra,
+        }
     )
 
 

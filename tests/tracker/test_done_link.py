@@ -1,50 +1,166 @@
-"""The one-tap done link: valid, second tap, tampered, expired."""
+"""The one-tap done link against the real RabbitMQ and Redis: opening it records nothing,
+its button records once, and bad, unknown, expired and outdated links say so clearly."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from aio_pika.abc import AbstractChannel
+from pydantic import SecretStr
 
-from shared.tokens import sign_done_token
+from shared.links import done_code, done_url
+from shared.topology import Topology
 from tests.support.infra import wait_for
-from tests.tracker.conftest import SECRET, Tracker, today_utc
+from tests.tracker.conftest import (
+    SECRET,
+    Tracker,
+    dispatched,
+    due,
+    settings_for,
+    settled,
+    started,
+    today_utc,
+)
 
 pytestmark = pytest.mark.integration
+BASE = "https://go.between-sessions.example"
+CLINIC = f"clinic-{uuid.uuid4()}"
+EHR_CORRELATION = f"ehr-req-{uuid.uuid4()}"
 
 
-def token(**overrides: object) -> str:
-    args: dict[str, object] = {
-        "clinic_id": "clinic-a",
-        "assignment_id": "asg-1",
-        "client_ref": "client-1",
-        "occurrence": today_utc(),
-        "reminder_id": "rem-1",
-    }
-    args.update(overrides)
-    return sign_done_token(SECRET, **args)  # type: ignore[arg-type]
+def reminder_id() -> str:
+    return "rem-" + uuid.uuid4().hex
 
 
-async def test_done_link_records_once_and_refuses_bad_links(tracker: Tracker) -> None:
-    good = token()
-    first = await tracker.http.get(f"/done/{good}")
+async def send_with_link(
+    tracker: Tracker, secrets: tuple[str, ...] = (SECRET,), **extra: Any
+) -> tuple[str, str, str]:
+    """reminder.due then its send with a done link, as scheduler and notifier announce
+    them; returns the link's path, the reminder and the assignment."""
+    rid, assignment = reminder_id(), str(uuid.uuid4())
+    code = done_code(secrets, CLINIC, rid)
+    when = {"link_expires_at": datetime.now(UTC) + timedelta(hours=72), **extra}
+    reminder = due(rid, assignment, clinic=CLINIC).model_copy(
+        update={"correlation_id": EHR_CORRELATION}
+    )
+    await tracker.publish(reminder)
+    await tracker.publish(
+        dispatched(
+            rid,
+            CLINIC,
+            assignment_id=assignment,
+            occurrence_date=today_utc(),
+            purpose="reminder",
+            link_code=code,
+            correlation_id=EHR_CORRELATION,
+            **when,
+        )
+    )
+
+    async def stored() -> bool:
+        return await tracker.runtime.links.records.get(code) is not None
+
+    await wait_for(stored)
+    url = done_url(BASE, code)
+    assert len(code) == 21
+    assert url.startswith(BASE + "/d/")
+    return url.removeprefix(BASE), rid, assignment
+
+
+def recorded(tracker: Tracker) -> list[dict[str, Any]]:
+    return tracker.listener.of("completion.recorded")
+
+
+def assert_private(response: Any) -> None:
+    headers = response.headers
+    assert headers["cache-control"] == "no-store"
+    assert headers["referrer-policy"] == "no-referrer"
+    assert "noindex" in headers["x-robots-tag"]
+    assert response.headers["content-type"].startswith("text/html")
+    text = response.text
+    assert '<html lang="en">' in text
+    assert 'name="viewport"' in text
+    assert "homework" not in text.lower()
+    assert "Mood log" not in text
+    assert "http" not in text
+
+
+async def test_opening_the_link_records_nothing_and_its_button_records_once(
+    tracker: Tracker,
+) -> None:
+    path, _, assignment = await send_with_link(tracker)
+    for _ in range(3):  # a link previewer, a mail scanner, the person
+        page = await tracker.http.get(path)
+        assert page.status_code == 200
+        assert_private(page)
+        assert '<form method="post">' in page.text
+        assert page.text.count("<button") == 1
+    await settled(tracker)
+    assert recorded(tracker) == []
+    store = tracker.runtime.recorder.store
+    assert await store.completions(CLINIC, assignment) == {}
+
+    first = await tracker.http.post(path)
     assert first.status_code == 200
-    assert "recorded" in first.text.lower()
-    second = await tracker.http.get(f"/done/{good}")
-    assert second.status_code == 200
-    assert "already recorded" in second.text.lower()
-    await wait_for(lambda: len(tracker.listener.of("completion.recorded")) >= 1)
-    [recorded] = tracker.listener.of("completion.recorded")
-    assert recorded["source"] == "link"
+    assert_private(first)
+    assert "it's recorded" in first.text
+    await wait_for(lambda: len(recorded(tracker)) >= 1)
+    second = await tracker.http.post(path)
+    assert "Already recorded" in second.text
+    assert "Already recorded" in (await tracker.http.get(path)).text
+    await settled(tracker)
+    [done] = recorded(tracker)
+    assert done["source"] == "link"
+    assert (done["clinic_id"], done["assignment_id"]) == (CLINIC, assignment)
+    assert done["correlation_id"] == EHR_CORRELATION
 
-    body, _, mac = good.partition(".")
-    tampered = await tracker.http.get(f"/done/{body}x.{mac}")
-    assert tampered.status_code == 403
-    assert "does not work" in tampered.text
-    assert (await tracker.http.get("/done/garbage")).status_code == 400
 
-    old = token(now=datetime.now(UTC) - timedelta(days=10))
-    expired = await tracker.http.get(f"/done/{old}")
-    assert expired.status_code == 410
-    assert "expired" in expired.text
-    assert len(tracker.listener.of("completion.recorded")) == 1
+async def test_made_up_damaged_unknown_expired_and_old_links_say_so(tracker: Tracker) -> None:
+    path, _, _ = await send_with_link(tracker)
+    code = path.removeprefix("/d/")
+    damaged = code[:-1] + ("A" if code[-1] != "A" else "B")
+    for bad in (damaged, "x" * 21, "abc", done_code(("another-clinics-secret",), CLINIC, "r-1")):
+        for method in ("GET", "POST"):
+            answer = await tracker.http.request(method, f"/d/{bad}")
+            assert answer.status_code == 403, (bad, method)
+            assert "does not work" in answer.text
+            assert_private(answer)
+
+    unknown = await tracker.http.get(f"/d/{done_code((SECRET,), CLINIC, reminder_id())}")
+    assert unknown.status_code == 404
+    assert unknown.headers["retry-after"] == "60"
+    assert "not ready yet" in unknown.text
+
+    expired_path, _, _ = await send_with_link(
+        tracker, link_expires_at=datetime.now(UTC) - timedelta(minutes=1)
+    )
+    for method in ("GET", "POST"):
+        expired = await tracker.http.request(method, expired_path)
+        assert expired.status_code == 410
+        assert "has expired" in expired.text
+
+    old = await tracker.http.get("/done/eyJjIjoiY2xpbmljLWEifQ.c2lnbmF0dXJl")
+    assert old.status_code == 410
+    assert "older version" in old.text
+    assert_private(old)
+    await settled(tracker)
+    assert recorded(tracker) == []
+
+
+async def test_links_made_with_a_rotated_out_secret_keep_working(
+    topology: Topology, redis: Any, rabbit_channel: AbstractChannel
+) -> None:
+    old = "old-link-secret-" + "o" * 32
+    new = "new-link-secret-" + "n" * 32
+    rotated = settings_for(topology.namespace, link_secrets=(SecretStr(new), SecretStr(old)))
+    async with started(rotated, topology, rabbit_channel) as tracker:
+        path, _, _ = await send_with_link(tracker, secrets=(old,))
+        assert (await tracker.http.get(path)).status_code == 200
+        assert "it's recorded" in (await tracker.http.post(path)).text
+        fresh, _, _ = await send_with_link(tracker, secrets=(new, old))
+        assert (await tracker.http.get(fresh)).status_code == 200
+        await wait_for(lambda: len(recorded(tracker)) >= 1)
+        assert recorded(tracker)[0]["correlation_id"] == EHR_CORRELATION

@@ -15,6 +15,7 @@ from shared.contracts import (
     ConsentChanged,
     NotificationFailed,
     SessionUpcoming,
+    new_envelope,
 )
 from shared.handling import REASON_HEADER
 from shared.topology import TRACKER_QUEUE, Exchange
@@ -95,6 +96,7 @@ async def test_a_callback_faster_than_the_notifiers_record_of_the_send_is_kept(
 async def test_a_completion_is_recorded_and_announced_once(tracker: Tracker) -> None:
     day = today_utc()
     completed = ActivityCompleted(
+        **new_envelope(),
         clinic_id="clinic-a",
         assignment_id="asg-1",
         client_ref="client-1",
@@ -130,6 +132,7 @@ async def test_encouragement_after_a_completion_when_the_clinic_wants_it(
     await tracker.publish(policy_changed(encouragement=True))
     await tracker.publish(assigned())
     completed = ActivityCompleted(
+        **new_envelope(),
         clinic_id="clinic-a",
         assignment_id="asg-1",
         client_ref="client-1",
@@ -150,6 +153,7 @@ async def test_adherence_summary_on_session_upcoming(tracker: Tracker) -> None:
     for days_ago in (7, 6, 5, 3, 2, 1):  # 6 of the 7 past days
         await tracker.publish(
             ActivityCompleted(
+                **new_envelope(),
                 clinic_id="clinic-a",
                 assignment_id="asg-1",
                 client_ref="client-1",
@@ -162,6 +166,7 @@ async def test_adherence_summary_on_session_upcoming(tracker: Tracker) -> None:
     # completions are in, as it does in a clinic (hours later, not milliseconds).
     await wait_for(lambda: len(tracker.listener.of("completion.recorded")) >= 6)
     session = SessionUpcoming(
+        **new_envelope(),
         clinic_id="clinic-a",
         session_id="sess-1",
         client_ref="client-1",
@@ -298,3 +303,25 @@ async def test_metrics_show_handling_outcomes_and_retries(tracker: Tracker) -> N
         assert f"bs_tracker_delivery_outcomes_total{{{labels}}}" in text
     for family in ("bs_retries_total", "bs_dead_lettered_total"):
         assert f"# TYPE {family} counter" in text
+
+
+@pytest.mark.parametrize("outcome", ["delivered", "undelivered"])
+async def test_outcomes_from_provider_callbacks_carry_the_ehrs_correlation_id(
+    tracker: Tracker, outcome: str
+) -> None:
+    """The EHR's id travels with the reminder (reminder.due, the notifier's send); a
+    provider callback, with an id of its own, must not replace it on the outcome."""
+    ehr = "ehr-req-7f3c2a"
+    rid = "rem-" + "5e" * 16
+    await tracker.publish(assigned().model_copy(update={"correlation_id": ehr}))
+    await tracker.publish(due(rid).model_copy(update={"correlation_id": ehr}))
+    await tracker.publish(dispatched(rid, correlation_id=ehr))
+    await settled(tracker, 0.1)
+    callback = status(rid, outcome).model_copy(update={"reminder_id": None})
+    assert callback.correlation_id != ehr
+    await tracker.publish(callback)
+    kind = "reminder.delivered" if outcome == "delivered" else "reminder.failed"
+    await wait_for(lambda: len(tracker.listener.of(kind)) >= 1)
+    [announced] = tracker.listener.of(kind)
+    assert announced["correlation_id"] == ehr
+    assert announced["causation_id"] == str(callback.event_id)

@@ -30,6 +30,7 @@ from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import TRACKER_QUEUE
 from tracker import metrics
+from tracker.done_links import DoneLinks
 from tracker.recorder import CompletionInput, Recorder, StatusReport
 from tracker.records import AssignmentRecord, PausePeriod
 from tracker.runtime import TrackerRuntime
@@ -55,17 +56,22 @@ TrackerInput = Annotated[
 ]
 
 log = get_logger("tracker.handlers")
+# The clinic a provider callback names when the notifier could not tell whose it is.
+UNKNOWN_CLINIC = "system"
 
 
 def register(service: Service, runtime: TrackerRuntime) -> None:
     @service.subscriber(TRACKER_QUEUE, "Completions, delivery results and sessions to record.")
     async def on_event(event: TrackerInput) -> None:
-        await handle(runtime.recorder, event)
+        await handle(runtime.recorder, event, runtime.links)
         metrics.EVENTS_HANDLED.labels(event.type).inc()
 
 
-async def handle(recorder: Recorder, event: TrackerInput) -> None:  # noqa: C901
-    """Route one event to the use case it feeds (a flat dispatch, read at a glance)."""
+async def handle(  # noqa: C901
+    recorder: Recorder, event: TrackerInput, links: DoneLinks | None = None
+) -> None:
+    """Route one event to the use case it feeds (a flat dispatch, read at a glance).
+    Without ``links`` (the memory bench) sends are recorded but their done links not."""
     match event:
         case ActivityAssigned() | ActivityUpdated():
             await recorder.apply_assignment(event)
@@ -80,7 +86,7 @@ async def handle(recorder: Recorder, event: TrackerInput) -> None:  # noqa: C901
         case ReminderDue():
             await recorder.remember_due(event)
         case NotificationDispatched():
-            await _dispatched(recorder, event)
+            await _dispatched(recorder, event, links)
         case NotificationFailed():
             await _failed(recorder, event)
         case NotificationSuppressed():
@@ -139,27 +145,43 @@ async def _failed(recorder: Recorder, event: NotificationFailed) -> None:
         await recorder.transient_failure(event.clinic_id, fact)
 
 
-async def _dispatched(recorder: Recorder, event: NotificationDispatched) -> None:
+async def _dispatched(
+    recorder: Recorder, event: NotificationDispatched, links: DoneLinks | None
+) -> None:
+    store = recorder.store
+    # The notifier's send carries the EHR's id too; reminder.due's, if first, stands.
+    await store.remember_reminder_once(
+        event.clinic_id, event.reminder_id, "correlation_id", event.correlation_id
+    )
+    if links is not None:
+        await links.remember(event)
     fact = StatusReport(event.reminder_id, event.channel.value, DeliveryStatus.SENT, event.provider)
     await recorder.report(event.clinic_id, fact, event.caused())
-    store = recorder.store
-    parked = await store.map_message(event.provider, event.provider_message_id, event.reminder_id)
+    parked = await store.map_message(
+        event.provider, event.provider_message_id, event.clinic_id, event.reminder_id
+    )
     for raw in parked:
         await _status(recorder, DeliveryStatusChanged.model_validate_json(raw))
 
 
 async def _status(recorder: Recorder, event: DeliveryStatusChanged) -> None:
-    reminder_id = event.reminder_id or await recorder.store.resolve_or_park(
-        event.provider, event.provider_message_id, event.model_dump_json()
+    # The send's record says whose reminder a provider message is; a callback's own
+    # clinic can be UNKNOWN_CLINIC. Without either, the status waits for the send.
+    named = event.reminder_id is not None and event.clinic_id != UNKNOWN_CLINIC
+    found = await recorder.store.resolve_or_park(
+        event.provider, event.provider_message_id, event.model_dump_json(), park=not named
     )
-    if reminder_id is None:
+    if found is None and named and event.reminder_id is not None:
+        found = (event.clinic_id, event.reminder_id)
+    if found is None:
         # A fast provider called back before the notifier's announcement of the send
         # reached us: the status waits for it (see ``_dispatched``).
         log.info("status parked until its send is known", provider=event.provider)
         return
+    clinic_id, reminder_id = found
     reason = event.error_code or event.status.value
     fact = StatusReport(reminder_id, event.channel.value, event.status, event.provider, reason)
-    await recorder.report(event.clinic_id, fact, event.caused())
+    await recorder.report(clinic_id, fact, event.caused())
 
 
 async def _lifecycle(

@@ -1,49 +1,88 @@
-"""GET /done/{token}: the one-tap "done" link from a reminder."""
+"""``/d/{code}``: the one-tap done link. GET shows a page, only its button's POST records.
+
+Every answer is a small page that no cache, search engine or next site gets to keep
+(``no-store``, ``noindex``, ``no-referrer``): the URL is the key to the record.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shared.contracts import CompletionSource
+from shared.links import DONE_PATH
 from shared.logging import get_logger
-from shared.tokens import DONE_PATH, TokenError, verify_done_token
-from tracker import pages
-from tracker.recorder import CompletionInput
+from tracker import metrics, pages
+from tracker.done_links import LinkState, Look
 from tracker.runtime import TrackerRuntime
 
 log = get_logger("tracker.links")
-_STATUS = {"malformed": 400, "signature": 403, "expired": 410}
+LEGACY_DONE_PATH = "/done"  # the long signed tokens of earlier versions
+RETRY_AFTER_SECONDS = 60
+_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+    "X-Content-Type-Options": "nosniff",
+    # Inline styles only; the one form posts back here; never framed.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+_REFUSED = {
+    LinkState.INVALID: (pages.INVALID, 403),
+    LinkState.UNKNOWN: (pages.NOT_READY, 404),
+    LinkState.EXPIRED: (pages.EXPIRED, 410),
+}
+
+
+def respond(
+    method: str, answer: str, body: str, status: int = 200, *, retry: bool = False
+) -> HTMLResponse:
+    metrics.DONE_LINK_ANSWERS.labels(method, answer).inc()
+    extra = {"Retry-After": str(RETRY_AFTER_SECONDS)} if retry else {}
+    return HTMLResponse(body, status_code=status, headers=_HEADERS | extra)
+
+
+def refused(method: str, look: Look) -> HTMLResponse:
+    body, status = _REFUSED[look.state]
+    log.info("done link not usable", state=look.state.value, method=method)
+    return respond(method, look.state.value, body, status, retry=look.state is LinkState.UNKNOWN)
 
 
 def done_router(runtime: TrackerRuntime) -> APIRouter:
     router = APIRouter()
 
-    @router.get(DONE_PATH + "/{token}", response_class=HTMLResponse)
-    async def done(token: str) -> HTMLResponse:
-        secret = runtime.settings.link_secret.get_secret_value()
+    @router.get(DONE_PATH + "/{code}", response_class=HTMLResponse)
+    async def show(code: str) -> HTMLResponse:
         try:
-            claims = verify_done_token(secret, token)
-        except TokenError as exc:
-            log.info("done link refused", kind=exc.kind)
-            body = pages.EXPIRED if exc.kind == "expired" else pages.INVALID
-            return HTMLResponse(body, status_code=_STATUS.get(exc.kind, 400))
-        completion = CompletionInput(
-            clinic_id=claims.clinic_id,
-            assignment_id=claims.assignment_id,
-            client_ref=claims.client_ref,
-            occurrence_date=claims.occurrence,
-            completed_at=datetime.now(UTC),
-            source=CompletionSource.LINK,
-        )
-        caused = {"clinic_id": claims.clinic_id, "correlation_id": f"link:{claims.reminder_id}"}
+            look = await runtime.links.look(code)
+        except Exception:
+            log.exception("done link could not be read")
+            return respond("GET", "unavailable", pages.UNAVAILABLE, 503, retry=True)
+        if look.record is None:
+            return refused("GET", look)
+        if look.already_done:
+            return respond("GET", "already", pages.ALREADY)
+        return respond("GET", "confirm", pages.confirm(look.record.occurrence_date))
+
+    @router.post(DONE_PATH + "/{code}", response_class=HTMLResponse)
+    async def confirm(code: str) -> HTMLResponse:
         try:
-            added = await runtime.recorder.record_completion(completion, caused)
+            look = await runtime.links.confirm(code)
         except Exception:
             log.exception("done link could not be recorded")
-            return HTMLResponse(pages.UNAVAILABLE, status_code=503)
-        return HTMLResponse(pages.RECORDED if added else pages.ALREADY)
+            return respond("POST", "unavailable", pages.UNAVAILABLE, 503, retry=True)
+        if look.record is None:
+            return refused("POST", look)
+        if look.already_done:
+            return respond("POST", "already", pages.ALREADY)
+        return respond("POST", "recorded", pages.RECORDED)
+
+    @router.api_route(
+        LEGACY_DONE_PATH + "/{token}", methods=["GET", "POST"], response_class=HTMLResponse
+    )
+    async def outdated(token: str, request: Request) -> HTMLResponse:
+        """Links sent before the short codes: they cannot be honoured (their secret and
+        format are gone), so say so plainly instead of "not found"."""
+        return respond(request.method, "outdated", pages.OUTDATED, 410)
 
     return router

@@ -25,3 +25,8 @@ EVENTS_HANDLED = Counter(
 )
 ALERTS_SENT = Counter("bs_tracker_clinician_alerts_total", "Clinician alerts published.")
 SUMMARIES_SENT = Counter("bs_tracker_adherence_summaries_total", "Adherence summaries published.")
+DONE_LINK_ANSWERS = Counter(
+    "bs_tracker_done_link_answers_total",
+    "Done-link requests by method and answer (GETs far above POSTs are link previewers).",
+    ["method", "answer"],
+)

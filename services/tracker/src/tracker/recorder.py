@@ -41,7 +41,7 @@ from tracker.delivery import is_failure
 from tracker.escalation import escalation_for
 from tracker.privacy import scrub
 from tracker.records import AssignmentRecord
-from tracker.store import TrackerStore
+from tracker.store import TrackerStore, scoped
 
 log = get_logger("tracker.recorder")
 DEFAULT_AFTER_MISSED = 3
@@ -113,7 +113,9 @@ class Recorder:
         """Record once per occurrence and announce it; True if this call recorded it."""
         data: dict[str, Any] = {"at": c.completed_at.isoformat(), "source": c.source.value}
         data |= {"rating": c.rating, "note": c.note}
-        added = await self.store.record_completion(c.assignment_id, c.occurrence_date, data)
+        added = await self.store.record_completion(
+            c.clinic_id, c.assignment_id, c.occurrence_date, data
+        )
         (metrics.COMPLETIONS_RECORDED if added else metrics.COMPLETIONS_DUPLICATE).labels(
             c.source.value
         ).inc()
@@ -131,14 +133,15 @@ class Recorder:
             note=c.note,
         )
         days = self.store.retention.assignment_days
-        if await self._publish_once(recorded, "completion", c.assignment_id, day, days=days):
+        claim = ("completion", scoped(c.clinic_id, c.assignment_id), day)
+        if await self._publish_once(recorded, *claim, days=days):
             await self._encourage(c, caused)
         return added
 
     async def _encourage(self, c: CompletionInput, caused: dict[str, Any]) -> None:
         if self.clock() - c.completed_at > FRESH_FOR_ENCOURAGEMENT:
             return  # a kind word days later would only be confusing
-        record = await self.store.assignment(c.assignment_id)
+        record = await self.store.assignment(c.clinic_id, c.assignment_id)
         if record is None or record.policy_id is None:
             return
         policy = await self.store.policy(c.clinic_id, record.policy_id)
@@ -158,7 +161,7 @@ class Recorder:
             activity_title=record.activity_title or "activity",
             policy_id=record.policy_id,
         )
-        await self._publish_once(due, "encouragement", c.assignment_id, day)
+        await self._publish_once(due, "encouragement", scoped(c.clinic_id, c.assignment_id), day)
 
     # -- assignment lifecycle ------------------------------------------------------------
 
@@ -180,10 +183,11 @@ class Recorder:
                 activity_title=event.activity.title,
                 policy_id=event.policy_id,
                 schedule=event.schedule,
+                correlation_id=event.correlation_id,
                 **kept,
             )
 
-        await self.store.update_assignment(event.assignment_id, change)
+        await self.store.update_assignment(event.clinic_id, event.assignment_id, change)
 
     async def apply_lifecycle(
         self,
@@ -208,7 +212,7 @@ class Recorder:
             updated = change(base, local_today(event.occurred_at, tz))
             return updated.model_copy(update={"version": max(version, base.version)})
 
-        await self.store.update_assignment(assignment_id, guarded)
+        await self.store.update_assignment(event.clinic_id, assignment_id, guarded)
 
     async def apply_policy(self, clinic_id: str, event: Any) -> None:
         await self.store.put_policy(clinic_id, event.policy)
@@ -217,6 +221,7 @@ class Recorder:
 
     async def remember_due(self, event: ReminderDue) -> None:
         await self.store.remember_reminder(
+            event.clinic_id,
             event.reminder_id,
             {
                 "clinic_id": event.clinic_id,
@@ -224,19 +229,25 @@ class Recorder:
                 "client_ref": event.client_ref,
                 "occurrence_date": event.occurrence_date.isoformat(),
                 "purpose": event.purpose.value,
+                # The EHR's id for what caused this reminder: its outcome carries it back,
+                # whichever provider callback settles it.
+                "correlation_id": event.correlation_id,
             },
         )
         # Callbacks may have beaten the reminder.due here: announce what they settled.
-        await self._announce(event.reminder_id, event.caused())
-        record = await self.store.assignment(event.assignment_id)
+        await self._announce(event.clinic_id, event.reminder_id, event.caused())
+        record = await self.store.assignment(event.clinic_id, event.assignment_id)
         if record is not None:
             await self.check_escalation(record, event.caused())
 
     async def report(self, clinic_id: str, fact: StatusReport, caused: dict[str, Any]) -> None:
-        provider = fact.provider or await self.store.message_provider(
-            fact.reminder_id, fact.channel
+        store = self.store
+        provider = fact.provider or await store.message_provider(
+            clinic_id, fact.reminder_id, fact.channel
         )
-        moved = await self.store.advance(fact.reminder_id, fact.channel, fact.status, provider)
+        moved = await store.advance(
+            clinic_id, fact.reminder_id, fact.channel, fact.status, provider
+        )
         now = self.clock()
         label = provider or "-"
         fields = {f"{fact.channel}|{label}|{o}": 1 for o in moved.message.counted()}
@@ -248,11 +259,11 @@ class Recorder:
             reason = scrub(fact.reason or fact.status.value)
             fields[f"reason|{reason}"] = 1
             await self._list_failure(clinic_id, fact, label, fact.status.value, reason)
-            await self.store.remember_reminder(fact.reminder_id, {"reason": reason})
+            await store.remember_reminder(clinic_id, fact.reminder_id, {"reason": reason})
         for outcome in moved.message.counted():
             metrics.DELIVERY_OUTCOMES.labels(fact.channel, label, outcome).inc()
-        await self.store.count(clinic_id, now, fields)
-        await self._announce(fact.reminder_id, caused)
+        await store.count(clinic_id, now, fields)
+        await self._announce(clinic_id, fact.reminder_id, caused)
 
     async def transient_failure(self, clinic_id: str, fact: StatusReport) -> None:
         """A failed attempt the notifier will retry: counted and listed, state unchanged."""
@@ -279,16 +290,19 @@ class Recorder:
         }
         await self.store.append("failures", clinic_id, entry)
 
-    async def _announce(self, reminder_id: str, caused: dict[str, Any]) -> None:
-        meta = await self.store.reminder(reminder_id)
+    async def _announce(self, clinic_id: str, reminder_id: str, caused: dict[str, Any]) -> None:
+        meta = await self.store.reminder(clinic_id, reminder_id)
         best = meta.get("best")
         if "assignment_id" not in meta or not best:
             return  # the reminder.due (or any status) has not arrived yet
         status = DeliveryStatus(best)
         channel = meta.get("best_channel")
+        # A provider callback has an id of its own; the EHR wants back the one it sent.
+        correlation = {"correlation_id": meta["correlation_id"]} if "correlation_id" in meta else {}
         common = {
             **caused,
-            "clinic_id": meta["clinic_id"],
+            **correlation,
+            "clinic_id": clinic_id,
             "reminder_id": reminder_id,
             "assignment_id": meta["assignment_id"],
             "client_ref": meta["client_ref"],
@@ -301,14 +315,14 @@ class Recorder:
                 channel=channel,
                 delivered_at=self.clock(),
             )
-            await self._publish_once(event, "outcome", reminder_id, "delivered")
+            await self._publish_once(event, "outcome", scoped(clinic_id, reminder_id), "delivered")
         elif is_failure(status):
             failed = ReminderFailed(
                 **common,
                 channel=channel if channel and channel != "none" else None,
                 reason=meta.get("reason") or status.value,
             )
-            await self._publish_once(failed, "outcome", reminder_id, "failed")
+            await self._publish_once(failed, "outcome", scoped(clinic_id, reminder_id), "failed")
 
     async def opt_out(self, clinic_id: str, channel: str, source: str, opted_out: bool) -> None:
         now = self.clock()
@@ -328,7 +342,7 @@ class Recorder:
         if record.schedule is None:
             return None
         today = local_today(now, record.schedule.timezone)
-        completions = await self.store.completions(record.assignment_id)
+        completions = await self.store.completions(record.clinic_id, record.assignment_id)
         start = first or max(record.schedule.start, today - timedelta(ESCALATION_LOOKBACK_DAYS))
         days = due_days(
             record.schedule,
@@ -393,7 +407,8 @@ class Recorder:
             consecutive_missed=alert.consecutive_missed,
             last_missed_date=alert.last_missed,
         )
-        claim = ("alert", record.assignment_id, alert.run_started.isoformat())
+        scope = scoped(record.clinic_id, record.assignment_id)
+        claim = ("alert", scope, alert.run_started.isoformat())
         sent = await self._publish_once(event, *claim, days=self.store.retention.assignment_days)
         if sent:
             metrics.ALERTS_SENT.inc()
@@ -402,12 +417,15 @@ class Recorder:
     async def sweep_escalations(self) -> int:
         """Check every active assignment (the periodic loop; replicas dedupe via claims)."""
         alerts = 0
-        for assignment_id in await self.store.active_assignment_ids():
-            record = await self.store.assignment(assignment_id)
+        for clinic_id, assignment_id in await self.store.active_assignments():
+            record = await self.store.assignment(clinic_id, assignment_id)
             if record is None:
-                await self.store.forget_active(assignment_id)
+                await self.store.forget_active(clinic_id, assignment_id)
                 continue
-            alerts += await self.check_escalation(record, {"clinic_id": record.clinic_id})
+            caused = {"clinic_id": record.clinic_id}
+            if record.correlation_id:
+                caused["correlation_id"] = record.correlation_id
+            alerts += await self.check_escalation(record, caused)
         return alerts
 
 

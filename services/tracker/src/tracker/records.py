@@ -35,6 +35,9 @@ class AssignmentRecord(BaseModel):
     status: str = "active"  # active | paused | cancelled
     pauses: tuple[PausePeriod, ...] = ()
     cancelled_on: date | None = None
+    # The EHR's id for the assignment's latest version: alerts found by the periodic
+    # sweep (caused by time passing, not by a message) carry it back.
+    correlation_id: str | None = None
 
     def pause_list(self) -> list[Pause]:
         return [p.as_pause() for p in self.pauses]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shared.service import Service
+from shared.settings import secret_values
+from tracker.done_links import DoneLinks, LinkRecords
 from tracker.queues import QueueInspector
 from tracker.recorder import Recorder
 from tracker.settings import TrackerSettings
@@ -16,6 +18,7 @@ class TrackerRuntime:
     service: Service
     settings: TrackerSettings
     _recorder: Recorder | None = None
+    _links: DoneLinks | None = None
     queues: QueueInspector = field(init=False)
 
     def __post_init__(self) -> None:
@@ -27,11 +30,21 @@ class TrackerRuntime:
             raise RuntimeError("the recorder exists once the service has started")
         return self._recorder
 
+    @property
+    def links(self) -> DoneLinks:
+        if self._links is None:
+            raise RuntimeError("the done links exist once the service has started")
+        return self._links
+
     def start(self) -> None:
-        store = TrackerStore(self.service.redis, self.service.key(), retention_for(self.settings))
+        s = self.settings
+        redis, prefix = self.service.redis, self.service.key()
+        store = TrackerStore(redis, prefix, retention_for(s))
         self._recorder = Recorder(
-            store, self.service.publisher, summary_days=self.settings.summary_default_days
+            store, self.service.publisher, summary_days=s.summary_default_days
         )
+        records = LinkRecords(redis, prefix, s.link_grace_days)
+        self._links = DoneLinks(records, self._recorder, secret_values(s.link_secrets))
 
 
 def retention_for(s: TrackerSettings) -> Retention:

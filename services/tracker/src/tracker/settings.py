@@ -19,6 +19,13 @@ class TrackerSettings(ServiceSettings):
         description="Comma-separated, newest first; checks done-link codes. Equal to "
         "NOTIFIER_LINK_SECRETS.",
     )
+    link_grace_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="How long a done link's record outlives the link, so a late tap is told "
+        "it expired rather than that it does not work.",
+    )
     ops_token: SecretStr = SecretStr("dev-only-ops-token")
     clinic_tokens: dict[str, str] = Field(
         default_factory=dict,

@@ -1,12 +1,19 @@
 """The tracker's Redis storage, with bounded retention everywhere.
 
+Assignment, client, reminder and policy ids are opaque refs each EHR tenant chooses, so
+two clinics can both send ``a-1``: every key holding such a ref names it with its clinic,
+as ``<clinic>/<ref>`` (``scoped``). A ref cannot contain ``/``, so the pair is never
+ambiguous, where ``:`` (allowed in refs) would be.
+
 - assignments: one JSON record per assignment (version-guarded), indexed per client;
 - completions: a hash per assignment, one field per occurrence day, written with HSETNX
   so each occurrence is recorded once whatever the source;
 - delivery: a hash per message (reminder x channel) and per reminder, rank-guarded in
-  Lua so out-of-order callbacks cannot move a state backwards; both expire;
-- provider message ids: which reminder each provider message belongs to, and the
-  status callbacks that arrived before we knew (parked until the send is announced);
+  Lua so out-of-order callbacks cannot move a state backwards; both expire. The two
+  share the hash tag ``{<clinic>/<reminder>}``, so the script is valid on Redis Cluster;
+- provider message ids: which clinic's reminder each provider message belongs to (the
+  provider's own id is global, not a tenant's ref), and the status callbacks that
+  arrived before we knew (parked until the send is announced);
 - counters: per clinic and hour (and day), one hash whose fields are
   ``channel|provider|outcome`` (and ``reason|...``, ``optout|...``), each bucket expiring;
 - streams: recent failures and opt-outs per clinic, capped with XADD MAXLEN ~;
@@ -55,17 +62,20 @@ return {prev, rprev, left}
 """
 
 
-# KEYS: message-id map, parked list. ARGV: the status event (JSON), ttl.
-# The reminder id if the message is known; otherwise the event is parked ('').
+# KEYS: message-id map, parked list. ARGV: the status event (JSON), ttl, park ('1'/'0').
+# ``<clinic>/<reminder>`` if the message is known; otherwise '' (and the event is parked
+# when ARGV[3] is '1').
 _RESOLVE_OR_PARK = """
 local reminder = redis.call('GET', KEYS[1])
 if reminder then return reminder end
-redis.call('RPUSH', KEYS[2], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
 return ''
 """
 
-# KEYS: message-id map, parked list. ARGV: reminder id, ttl. Maps the message and hands
+# KEYS: message-id map, parked list. ARGV: <clinic>/<reminder>, ttl. Maps the message and hands
 # back what was parked for it. Both scripts are atomic, so a status either finds the
 # map or is parked before the map is written, and then handed back here: never lost.
 _MAP_AND_UNPARK = """
@@ -75,6 +85,7 @@ redis.call('DEL', KEYS[2])
 return parked
 """
 PARKED_DAYS = 2
+_LATEST = "_latest"  # never a policy id: refs start with a letter or digit
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,17 @@ def _text(raw: Any) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
+def scoped(clinic_id: str, ref: str) -> str:
+    """A tenant's ref named with its clinic: the form every key and claim uses."""
+    return f"{clinic_id}/{ref}"
+
+
+def unscoped(value: str) -> tuple[str, str] | None:
+    """``scoped`` undone; None for a value written before refs were scoped (no ``/``)."""
+    clinic_id, slash, ref = value.partition("/")
+    return (clinic_id, ref) if slash else None
+
+
 class TrackerStore:
     def __init__(self, redis: Redis, prefix: str, retention: Retention = Retention()) -> None:
         self.redis = redis
@@ -127,11 +149,13 @@ class TrackerStore:
 
     async def update_assignment(
         self,
+        clinic_id: str,
         assignment_id: str,
         change: Callable[[AssignmentRecord | None], AssignmentRecord | None],
     ) -> AssignmentRecord | None:
         """Read-modify-write under WATCH; ``change`` returns None to leave it as it is."""
-        key = self.key("assignment", assignment_id)
+        key = self.key("assignment", scoped(clinic_id, assignment_id))
+        member = scoped(clinic_id, assignment_id)
         while True:
             async with self.redis.pipeline(transaction=True) as pipe:
                 try:
@@ -144,50 +168,65 @@ class TrackerStore:
                         return current
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, new.model_dump_json(), ex=self.retention.assignment_days * DAY)
-                    index = self.key("client", new.clinic_id, new.client_ref)
+                    index = self.key("client", scoped(clinic_id, new.client_ref))
                     pipe.sadd(index, assignment_id)
                     pipe.expire(index, self.retention.assignment_days * DAY)
                     if new.status == "cancelled":
-                        pipe.srem(self.key("active"), assignment_id)
+                        pipe.srem(self.key("active"), member)
                     else:
-                        pipe.sadd(self.key("active"), assignment_id)
+                        pipe.sadd(self.key("active"), member)
                     await pipe.execute()
                     return new
                 except WatchError:
                     continue
 
-    async def assignment(self, assignment_id: str) -> AssignmentRecord | None:
-        raw = await self.redis.get(self.key("assignment", assignment_id))
+    async def assignment(self, clinic_id: str, assignment_id: str) -> AssignmentRecord | None:
+        raw = await self.redis.get(self.key("assignment", scoped(clinic_id, assignment_id)))
         return AssignmentRecord.model_validate_json(raw) if raw else None
 
     async def client_assignments(self, clinic_id: str, client_ref: str) -> list[AssignmentRecord]:
-        ids = await self.redis.smembers(self.key("client", clinic_id, client_ref))
-        records = [await self.assignment(_text(i)) for i in sorted(ids)]
+        ids = await self.redis.smembers(self.key("client", scoped(clinic_id, client_ref)))
+        records = [await self.assignment(clinic_id, _text(i)) for i in sorted(ids)]
         return [r for r in records if r is not None]
 
-    async def active_assignment_ids(self) -> list[str]:
-        return sorted(_text(i) for i in await self.redis.smembers(self.key("active")))
+    async def active_assignments(self) -> list[tuple[str, str]]:
+        """(clinic, assignment) of every assignment not cancelled."""
+        found: list[tuple[str, str]] = []
+        for raw in sorted(_text(i) for i in await self.redis.smembers(self.key("active"))):
+            pair = unscoped(raw)
+            if pair is None:  # written before ids were scoped by clinic: no longer read
+                await self.redis.srem(self.key("active"), raw)
+                continue
+            found.append(pair)
+        return found
 
-    async def forget_active(self, assignment_id: str) -> None:
-        await self.redis.srem(self.key("active"), assignment_id)
+    async def forget_active(self, clinic_id: str, assignment_id: str) -> None:
+        await self.redis.srem(self.key("active"), scoped(clinic_id, assignment_id))
 
     # -- completions -------------------------------------------------------------------
 
+    def _completions_key(self, clinic_id: str, assignment_id: str) -> str:
+        return self.key("completions", scoped(clinic_id, assignment_id))
+
     async def record_completion(
-        self, assignment_id: str, day: date, data: Mapping[str, Any]
+        self, clinic_id: str, assignment_id: str, day: date, data: Mapping[str, Any]
     ) -> bool:
         """True if this occurrence had no completion yet (and now has this one)."""
-        key = self.key("completions", assignment_id)
+        key = self._completions_key(clinic_id, assignment_id)
         added = bool(await self.redis.hsetnx(key, day.isoformat(), json.dumps(data)))
         await self.redis.expire(key, self.retention.assignment_days * DAY)
         return added
 
-    async def unrecord_completion(self, assignment_id: str, day: date) -> None:
+    async def unrecord_completion(self, clinic_id: str, assignment_id: str, day: date) -> None:
         """Undo a completion whose announcement could not be published (it will be retried)."""
-        await self.redis.hdel(self.key("completions", assignment_id), day.isoformat())
+        await self.redis.hdel(self._completions_key(clinic_id, assignment_id), day.isoformat())
 
-    async def completions(self, assignment_id: str) -> dict[date, Completion]:
-        raw = await self.redis.hgetall(self.key("completions", assignment_id))
+    async def is_completed(self, clinic_id: str, assignment_id: str, day: date) -> bool:
+        key = self._completions_key(clinic_id, assignment_id)
+        return bool(await self.redis.hexists(key, day.isoformat()))
+
+    async def completions(self, clinic_id: str, assignment_id: str) -> dict[date, Completion]:
+        raw = await self.redis.hgetall(self._completions_key(clinic_id, assignment_id))
         result: dict[date, Completion] = {}
         for field, value in raw.items():
             day = date.fromisoformat(_text(field))
@@ -197,19 +236,38 @@ class TrackerStore:
 
     # -- delivery state ----------------------------------------------------------------
 
-    async def remember_reminder(self, reminder_id: str, meta: Mapping[str, str]) -> None:
-        key = self.key("reminder", "{" + reminder_id + "}")
+    def _reminder_tag(self, clinic_id: str, reminder_id: str) -> str:
+        return "{" + scoped(clinic_id, reminder_id) + "}"
+
+    async def remember_reminder(
+        self, clinic_id: str, reminder_id: str, meta: Mapping[str, str]
+    ) -> None:
+        key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
         await self.redis.hset(key, mapping=cast(Any, dict(meta)))
         await self.redis.expire(key, self.retention.delivery_days * DAY)
 
-    async def reminder(self, reminder_id: str) -> dict[str, str]:
-        raw = await self.redis.hgetall(self.key("reminder", "{" + reminder_id + "}"))
+    async def remember_reminder_once(
+        self, clinic_id: str, reminder_id: str, field: str, value: str
+    ) -> None:
+        """Set ``field`` unless the reminder already has it (the first word stands)."""
+        key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
+        await self.redis.hsetnx(key, field, value)
+        await self.redis.expire(key, self.retention.delivery_days * DAY)
+
+    async def reminder(self, clinic_id: str, reminder_id: str) -> dict[str, str]:
+        key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
+        raw = await self.redis.hgetall(key)
         return {_text(k): _text(v) for k, v in raw.items()}
 
     async def advance(
-        self, reminder_id: str, channel: str, status: DeliveryStatus, provider: str | None
+        self,
+        clinic_id: str,
+        reminder_id: str,
+        channel: str,
+        status: DeliveryStatus,
+        provider: str | None,
     ) -> Advanced:
-        tag = "{" + reminder_id + "}"
+        tag = self._reminder_tag(clinic_id, reminder_id)
         keys = [self.key("message", tag, channel), self.key("reminder", tag)]
         args = [status.value, RANK[status], provider or "", self.retention.delivery_days * DAY]
         leaves = "1" if status in LEFT_US else "0"
@@ -223,28 +281,33 @@ class TrackerStore:
         tag = "{" + f"{provider}:{message_id}" + "}"
         return [self.key("provider-msg", tag), self.key("parked", tag)]
 
-    async def resolve_or_park(self, provider: str, message_id: str, event_json: str) -> str | None:
-        """The reminder a provider message belongs to; None if not known yet, in which
-        case the status event is kept until ``map_message`` hands it back."""
+    async def resolve_or_park(
+        self, provider: str, message_id: str, event_json: str, *, park: bool = True
+    ) -> tuple[str, str] | None:
+        """(clinic, reminder) a provider message belongs to; None if not known yet, in
+        which case the status event is kept (``park``) until ``map_message`` hands it back."""
         keys = self._message_keys(provider, message_id)
-        found = await self._resolve_or_park(keys=keys, args=[event_json, PARKED_DAYS * DAY])
-        return _text(found) or None
+        args: list[str | int] = [event_json, PARKED_DAYS * DAY, "1" if park else "0"]
+        found = _text(await self._resolve_or_park(keys=keys, args=args))
+        return unscoped(found) if found else None
 
-    async def map_message(self, provider: str, message_id: str, reminder_id: str) -> list[str]:
-        """Record which reminder a provider message is; returns the parked status events."""
+    async def map_message(
+        self, provider: str, message_id: str, clinic_id: str, reminder_id: str
+    ) -> list[str]:
+        """Record whose reminder a provider message is; returns the parked status events."""
         keys = self._message_keys(provider, message_id)
         ttl = self.retention.delivery_days * DAY
-        parked = await self._map_and_unpark(keys=keys, args=[reminder_id, ttl])
+        parked = await self._map_and_unpark(keys=keys, args=[scoped(clinic_id, reminder_id), ttl])
         return [_text(raw) for raw in parked]
 
-    async def message_provider(self, reminder_id: str, channel: str) -> str | None:
-        raw = await self.redis.hget(
-            self.key("message", "{" + reminder_id + "}", channel), "provider"
-        )
+    async def message_provider(self, clinic_id: str, reminder_id: str, channel: str) -> str | None:
+        key = self.key("message", self._reminder_tag(clinic_id, reminder_id), channel)
+        raw = await self.redis.hget(key, "provider")
         return _text(raw) if raw else None
 
     async def claim_once(self, *parts: str, days: int | None = None) -> bool:
-        """True the first time these parts are claimed (within the retention window)."""
+        """True the first time these parts are claimed (within the retention window).
+        Callers name tenant refs with ``scoped``: a claim is one clinic's, never shared."""
         ttl = (days or self.retention.delivery_days) * DAY
         return bool(await self.redis.set(self.key("once", *parts), "1", nx=True, ex=ttl))
 
@@ -310,8 +373,8 @@ class TrackerStore:
         """Keep the newest version of a policy (by policy_id); also the clinic's latest."""
         applied = False
         for key in (
-            self.key("policy", clinic_id, policy.policy_id),
-            self.key("policy", clinic_id, "_latest"),
+            self.key("policy", scoped(clinic_id, policy.policy_id)),
+            self.key("policy", scoped(clinic_id, _LATEST)),
         ):
             applied = await self._put_if_newer(key, policy) or applied
         return applied
@@ -340,13 +403,23 @@ class TrackerStore:
                     continue
 
     async def policy(self, clinic_id: str, policy_id: str | None) -> ClinicPolicy | None:
-        for pid in (policy_id, "_latest"):
+        for pid in (policy_id, _LATEST):
             if pid is None:
                 continue
-            raw = await self.redis.get(self.key("policy", clinic_id, pid))
+            raw = await self.redis.get(self.key("policy", scoped(clinic_id, pid)))
+            raw = raw or await self._legacy_policy(clinic_id, pid)
             if raw:
                 return ClinicPolicy.model_validate_json(raw)
         return None
+
+    async def _legacy_policy(self, clinic_id: str, policy_id: str) -> Any:
+        """A policy stored before keys were scoped (``policy:<clinic>:<id>``, no TTL, so
+        it would never go away): read until the clinic's next policy change replaces it.
+        Only when neither id holds a ``:``, the one case in which that key is surely this
+        clinic's and not another's whose ids happen to join to the same string."""
+        if ":" in clinic_id or ":" in policy_id:
+            return None
+        return await self.redis.get(self.key("policy", clinic_id, policy_id))
 
 
 def hours_back(now: datetime, hours: int) -> list[datetime]:

@@ -1,0 +1,198 @@
+"""The one-tap done link: what a code stands for, and what opening or confirming it does.
+
+The notifier puts a short code in each reminder (``shared.links``) and announces it with
+``notification.dispatched``; the tracker keeps one record per code naming the clinic,
+assignment, client, day and the EHR's correlation id. Opening the link (GET) only shows a
+page, because link previewers and mail scanners fetch every URL; the page's one button
+(POST) records the completion. A record outlives its link by a grace period, so a late
+tap says "expired" rather than "does not work".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from redis.asyncio import Redis
+
+from shared.contracts import CompletionSource, NotificationDispatched, utcnow
+from shared.links import is_authentic
+from shared.logging import get_logger
+from tracker.recorder import CompletionInput, Recorder
+
+log = get_logger("tracker.done_links")
+DAY = 86_400
+# When a dispatched event names no expiry (an older notifier): its default link lifetime.
+FALLBACK_VALID_FOR = timedelta(hours=72)
+
+# KEYS: the link hash. ARGV: clinic, reminder, expires (epoch s), expireat (epoch s),
+# then field/value pairs. A record is only ever replaced by the same clinic's same
+# reminder (a re-send), and only by a later expiry: 0 when refused.
+_PUT = """
+local clinic = redis.call('HGET', KEYS[1], 'clinic_id')
+if clinic and (clinic ~= ARGV[1] or redis.call('HGET', KEYS[1], 'reminder_id') ~= ARGV[2]) then
+  return 0
+end
+local expires = tonumber(redis.call('HGET', KEYS[1], 'expires_at') or '0')
+if expires > tonumber(ARGV[3]) then return 1 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
+redis.call('EXPIREAT', KEYS[1], ARGV[4])
+return 1
+"""
+
+
+class LinkRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    clinic_id: str
+    assignment_id: str
+    client_ref: str
+    occurrence_date: date
+    reminder_id: str
+    correlation_id: str
+    expires_at: datetime
+
+
+class LinkState(StrEnum):
+    INVALID = "invalid"  # made up, damaged, or made with a secret we do not hold
+    UNKNOWN = "unknown"  # authentic, but its send is not recorded (yet, or any more)
+    EXPIRED = "expired"
+    VALID = "valid"
+
+
+def link_state(authentic: bool, record: LinkRecord | None, now: datetime) -> LinkState:
+    if not authentic:
+        return LinkState.INVALID
+    if record is None:
+        return LinkState.UNKNOWN
+    return LinkState.EXPIRED if now >= record.expires_at else LinkState.VALID
+
+
+def link_record(event: NotificationDispatched, reminder: Mapping[str, str]) -> LinkRecord | None:
+    """What the code in this send stands for. The reminder's own record (from its
+    reminder.due) fills what the event leaves out; None when the day or assignment is
+    still unknown (nothing could be recorded from such a link)."""
+    assignment_id = event.assignment_id or reminder.get("assignment_id")
+    day = event.occurrence_date or _date(reminder.get("occurrence_date"))
+    if assignment_id is None or day is None:
+        return None
+    return LinkRecord(
+        clinic_id=event.clinic_id,
+        assignment_id=assignment_id,
+        client_ref=event.client_ref,
+        occurrence_date=day,
+        reminder_id=event.reminder_id,
+        # reminder.due brings the EHR's id; the notifier's send repeats it.
+        correlation_id=reminder.get("correlation_id") or event.correlation_id,
+        expires_at=event.link_expires_at or event.occurred_at + FALLBACK_VALID_FOR,
+    )
+
+
+def _date(raw: str | None) -> date | None:
+    return date.fromisoformat(raw) if raw else None
+
+
+class LinkRecords:
+    """One hash per code, ``<prefix>:link:<code>``, expiring a grace period after the link."""
+
+    def __init__(self, redis: Redis, prefix: str, grace_days: int) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.grace = grace_days * DAY
+        self._put = redis.register_script(_PUT)
+
+    def _key(self, code: str) -> str:
+        return f"{self.prefix}:link:{code}"
+
+    async def put(self, code: str, record: LinkRecord) -> bool:
+        expires = int(record.expires_at.timestamp())
+        fields: dict[str, str] = record.model_dump(mode="json") | {"expires_at": str(expires)}
+        pairs = [item for pair in fields.items() for item in pair]
+        args: list[Any] = [record.clinic_id, record.reminder_id, expires, expires + self.grace]
+        return bool(await self._put(keys=[self._key(code)], args=[*args, *pairs]))
+
+    async def get(self, code: str) -> LinkRecord | None:
+        raw = await self.redis.hgetall(self._key(code))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields["expires_at"] = datetime.fromtimestamp(int(fields["expires_at"]), UTC).isoformat()
+        return LinkRecord.model_validate(fields)
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+@dataclass(frozen=True)
+class Look:
+    state: LinkState
+    record: LinkRecord | None = None
+    already_done: bool = False
+
+
+class DoneLinks:
+    """The done link's use cases: keep a code's record, show it, confirm it."""
+
+    def __init__(
+        self,
+        records: LinkRecords,
+        recorder: Recorder,
+        secrets: Sequence[str],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.records = records
+        self.recorder = recorder
+        self.secrets = tuple(secrets)
+        self.clock = clock
+
+    async def remember(self, event: NotificationDispatched) -> None:
+        code = event.link_code
+        if code is None:
+            return
+        if not is_authentic(self.secrets, code):
+            # Nobody could use it: the notifier signs with a secret we do not hold.
+            log.warning("done link code fails TRACKER_LINK_SECRETS; do the secret lists match?")
+            return
+        reminder = await self.recorder.store.reminder(event.clinic_id, event.reminder_id)
+        record = link_record(event, reminder)
+        if record is None:
+            log.warning("done link without an assignment or day", reminder_id=event.reminder_id)
+            return
+        if not await self.records.put(code, record):
+            log.warning("done link code already names another reminder; kept the first")
+
+    async def look(self, code: str) -> Look:
+        """What a GET shows. Reads only: opening a link never records anything."""
+        authentic = is_authentic(self.secrets, code)
+        record = await self.records.get(code) if authentic else None
+        state = link_state(authentic, record, self.clock())
+        if state is not LinkState.VALID or record is None:
+            return Look(state)
+        store = self.recorder.store
+        done = await store.is_completed(
+            record.clinic_id, record.assignment_id, record.occurrence_date
+        )
+        return Look(state, record, already_done=done)
+
+    async def confirm(self, code: str) -> Look:
+        """The person pressed the button: record the completion once (source ``link``)."""
+        look = await self.look(code)
+        if look.record is None:
+            return look
+        r = look.record
+        completion = CompletionInput(
+            clinic_id=r.clinic_id,
+            assignment_id=r.assignment_id,
+            client_ref=r.client_ref,
+            occurrence_date=r.occurrence_date,
+            completed_at=self.clock(),
+            source=CompletionSource.LINK,
+        )
+        caused = {"clinic_id": r.clinic_id, "correlation_id": r.correlation_id}
+        added = await self.recorder.record_completion(completion, caused)
+        return Look(look.state, r, already_done=not added)

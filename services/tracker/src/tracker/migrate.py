@@ -1,0 +1,97 @@
+"""One-off upgrade: move records kept before keys were scoped by clinic to their clinic.
+
+Until then assignments and completions were keyed by the assignment id alone
+(``assignment:<id>``, ``completions:<id>``). Each assignment record names its clinic, so
+it moves to ``assignment:<clinic>/<id>`` with its completions, client index and active
+entry; policies ``policy:<clinic>:<id>`` move to ``policy:<clinic>/<id>`` when that split
+is the only one (no ``:`` in either id; until moved, the store still reads them). What
+the new layout already holds wins, and the old keys are deleted, so running it twice is
+harmless. Delivery state and once-only
+claims are not moved: they expire within their retention (see the README).
+
+    python -m tracker.migrate        # with the tracker's TRACKER_* settings
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from redis.asyncio import Redis
+
+from tracker.app import NAME
+from tracker.records import AssignmentRecord
+from tracker.runtime import retention_for
+from tracker.settings import TrackerSettings
+from tracker.store import DAY, TrackerStore, scoped
+
+
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+async def _legacy(store: TrackerStore, kind: str) -> list[str]:
+    """The ids after ``<kind>:`` of keys written before scoping (no ``/`` in them)."""
+    head = store.key(kind, "")
+    keys = [_text(k) async for k in store.redis.scan_iter(match=head + "*", count=1000)]
+    return [k.removeprefix(head) for k in keys if "/" not in k.removeprefix(head)]
+
+
+async def _assignment(store: TrackerStore, assignment_id: str) -> None:
+    old = store.key("assignment", assignment_id)
+    raw = await store.redis.get(old)
+    if raw is None:
+        return
+    record = AssignmentRecord.model_validate_json(raw)
+    clinic_id = record.clinic_id
+
+    def keep(current: AssignmentRecord | None) -> AssignmentRecord | None:
+        return record if current is None else None
+
+    await store.update_assignment(clinic_id, assignment_id, keep)
+    old_done = store.key("completions", assignment_id)
+    for day, value in (await store.redis.hgetall(old_done)).items():
+        new_done = store.key("completions", scoped(clinic_id, assignment_id))
+        await store.redis.hsetnx(new_done, _text(day), value)
+        await store.redis.expire(new_done, store.retention.assignment_days * DAY)
+    await store.redis.delete(old, old_done)
+
+
+async def _policy(store: TrackerStore, legacy: str) -> bool:
+    clinic_id, _, policy_id = legacy.partition(":")
+    if not policy_id or ":" in policy_id:
+        return False  # ambiguous: whose it is cannot be told
+    old = store.key("policy", legacy)
+    raw = await store.redis.get(old)
+    if raw is None:
+        return False
+    await store.redis.set(store.key("policy", scoped(clinic_id, policy_id)), raw, nx=True)
+    await store.redis.delete(old)
+    return True
+
+
+async def migrate(store: TrackerStore) -> dict[str, int]:
+    """Move what can be moved; returns how many of each kind moved."""
+    assignments = await _legacy(store, "assignment")
+    for assignment_id in assignments:
+        await _assignment(store, assignment_id)
+    policies = [p for p in await _legacy(store, "policy") if await _policy(store, p)]
+    # Client indexes are rebuilt with the assignments; the old ones are no longer read.
+    for legacy in await _legacy(store, "client"):
+        await store.redis.delete(store.key("client", legacy))
+    return {"assignments": len(assignments), "policies": len(policies)}
+
+
+async def _main() -> None:
+    settings = TrackerSettings()
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        store = TrackerStore(redis, f"{settings.redis_prefix}:{NAME}", retention_for(settings))
+        print(json.dumps(await migrate(store)))
+    finally:
+        await redis.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())
