@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scheduler.planning.ids import TimerMember
 from scheduler.planning.local_time import local_instant
-from scheduler.planning.model import AssignmentPlanInput, ClientContext
+from scheduler.planning.model import AssignmentPlanInput, ClientContext, PlannedReminder
 from scheduler.planning.plan import plan_client
-from shared.contracts import ActivityAssigned, Caps, ClinicPolicy, QuietHours, ReminderRule
+from scheduler.state import ClientState, note_due_timers
+from shared.contracts import (
+    ActivityAssigned,
+    Caps,
+    ClinicPolicy,
+    QuietHours,
+    ReminderRule,
+    new_envelope,
+)
 from shared.contracts.ehr import Activity, Schedule
 from shared.contracts.policy import EndConditions, LeadTime, Messaging, Nudge
 from shared.contracts.vocabulary import ActivityKind, Frequency, ReminderPurpose
@@ -33,6 +44,7 @@ def assignment(
     n: int, start: date, tz: str, freq: Frequency = Frequency.DAILY, **kw: object
 ) -> ActivityAssigned:
     return ActivityAssigned(
+        **new_envelope(),
         clinic_id="c1",
         assignment_id=f"a{n}",
         client_ref="cl1",
@@ -186,3 +198,130 @@ def test_caps_count_what_is_not_planned_and_prefer_reminders_over_nudges() -> No
     assert plan.capped == 7
     assert {r.purpose for r in plan.reminders} == {ReminderPurpose.REMINDER}
     assert len(plan.reminders) == 14
+
+
+# -- caps over time: what was sent, through re-plans and events ------------------------
+
+
+@dataclass
+class Simulated:
+    """One client as the scheduler keeps it, and what the notifier was handed."""
+
+    tz: str
+    policy: ClinicPolicy
+    inputs: dict[str, AssignmentPlanInput] = field(default_factory=dict)
+    state: ClientState = field(default_factory=lambda: ClientState(client_key="c1/cl1"))
+    pending: tuple[PlannedReminder, ...] = ()
+    fired: list[datetime] = field(default_factory=list)
+    added: int = 0
+
+    def add(self, start: date, slots: list[time]) -> None:
+        self.added += 1
+        schedule = Schedule(
+            timezone=self.tz, start=start, frequency=Frequency.DAILY, times_of_day=tuple(slots)
+        )
+        event = assignment(self.added, start, self.tz).model_copy(update={"schedule": schedule})
+        self.inputs[f"c1/a{self.added}"] = AssignmentPlanInput(
+            f"c1/a{self.added}", event, self.policy
+        )
+
+    def advance(self, now: datetime) -> None:
+        """Every timer that came due is sent; then the client is re-planned, as
+        ``Replanner._commit`` does it."""
+        self.fired += [r.fire_at for r in self.pending if r.fire_at < now]
+        note_due_timers(self.state, now)
+        inputs = [self.inputs[k] for k in sorted(self.inputs)]
+        plan = plan_client(ClientContext("c1/cl1"), inputs, now, HORIZON, sent=self.state.sent_at())
+        self.pending = plan.reminders
+        self.state.timers = [TimerMember.of(r).encode() for r in plan.reminders]
+
+    def apply(self, event: tuple[str, int, int], today: date, slots: list[time]) -> None:
+        kind, pick, days = event
+        keys = sorted(self.inputs)
+        key = keys[pick % len(keys)] if keys else ""
+        item = self.inputs.get(key)
+        if kind == "assign" or item is None:
+            self.add(today + timedelta(days=days - 1), slots)
+        elif kind == "complete":
+            done = item.done | {today + timedelta(days=days - 1)}
+            self.inputs[key] = replace(item, done=done)
+        elif kind == "cancel":
+            del self.inputs[key]
+        elif kind == "pause":
+            until = today + timedelta(days=days) if days else None
+            self.inputs[key] = replace(item, paused=True, paused_until=until)
+        elif kind == "resume":
+            self.inputs[key] = replace(item, paused=False, paused_until=None)
+        elif kind == "retime":  # a new version with other times (a policy or EHR change)
+            schedule = item.assignment.schedule.model_copy(update={"times_of_day": tuple(slots)})
+            changed = item.assignment.model_copy(update={"schedule": schedule})
+            self.inputs[key] = replace(item, assignment=changed)
+
+
+EVENTS = st.tuples(
+    st.sampled_from(["complete", "complete", "assign", "cancel", "pause", "resume", "retime"]),
+    st.integers(0, 3),
+    st.integers(0, 2),
+)
+slot_lists = st.lists(times, min_size=1, max_size=3, unique=True)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.sampled_from(ZONES),
+    st.integers(0, 364),
+    st.integers(1, 3),
+    st.integers(0, 6),
+    st.lists(slot_lists, min_size=1, max_size=3),
+    st.lists(st.tuples(st.integers(20, 14 * 60), EVENTS, slot_lists), min_size=3, max_size=40),
+    st.booleans(),
+)
+def test_what_is_sent_never_exceeds_the_caps_whatever_happens_meanwhile(
+    tz: str,
+    start_day: int,
+    per_day: int,
+    extra_week: int,
+    initial: list[list[time]],
+    steps: list[tuple[int, tuple[str, int, int], list[time]]],
+    nudges: bool,
+) -> None:
+    """Time runs for days with re-plans; due reminders are sent; completions, new
+    assignments, cancellations, pauses and new times happen in between. A completion
+    used to drop its day's slots, sent ones included, and so free the cap."""
+    now = datetime(2026, 1, 1, 5, 17, tzinfo=UTC) + timedelta(days=start_day)
+    rule = ReminderRule(
+        nudges=(Nudge(if_not_done_by=time(20, 0)),) if nudges else (),
+        spread_minutes=0,
+    )
+    caps = Caps(per_day=per_day, per_week=per_day + extra_week)
+    sim = Simulated(tz, policy(default_rule=rule, caps=caps, quiet_hours=QuietHours()))
+    today = now.astimezone(ZoneInfo(tz)).date()
+    for slots in initial:
+        sim.add(today - timedelta(days=1), slots)
+    sim.advance(now)
+    for minutes, event, slots in steps:
+        now += timedelta(minutes=minutes)
+        sim.advance(now)
+        sim.apply(event, now.astimezone(ZoneInfo(tz)).date(), slots)
+        sim.advance(now)
+    days = Counter(t.astimezone(ZoneInfo(tz)).date() for t in sim.fired)
+    weeks = Counter(d.isocalendar()[:2] for d in days.elements())
+    assert max(days.values(), default=0) <= caps.per_day, days
+    assert max(weeks.values(), default=0) <= caps.per_week, weeks
+
+
+def test_a_completion_does_not_free_the_cap_its_sent_reminder_used() -> None:
+    """Cap 1 a day: a1's 09:00 went out; completing a1 must not let a2's 18:00 through."""
+    tz = "UTC"
+    rule = ReminderRule(spread_minutes=0)
+    sim = Simulated(tz, policy(default_rule=rule, caps=Caps(per_day=1, per_week=7)))
+    day = date(2026, 5, 4)
+    sim.add(day, [time(9, 0)])
+    sim.add(day, [time(18, 0)])
+    sim.advance(datetime(2026, 5, 4, 7, tzinfo=UTC))
+    sim.advance(datetime(2026, 5, 4, 10, tzinfo=UTC))  # a1's 09:00 was sent
+    sim.inputs["c1/a1"] = replace(sim.inputs["c1/a1"], done=frozenset({day}))
+    sim.advance(datetime(2026, 5, 4, 10, 1, tzinfo=UTC))
+    assert not [r for r in sim.pending if r.fire_at.date() == day]
+    sim.advance(datetime(2026, 5, 5, 0, 30, tzinfo=UTC))
+    assert sim.fired == [datetime(2026, 5, 4, 9, tzinfo=UTC)]

@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from scheduler.keys import Keys
 from scheduler.planning.ids import TimerMember, pack_members, unpack_members
 from scheduler.replan import KeyedLocks
-from scheduler.state import AssignmentRecord, ClientState, Status
+from scheduler.state import AssignmentRecord, ClientState, Status, note_due_timers
 from scheduler.store import TimerStore
 from shared.contracts import QuietHours, RuleOverride
 from shared.contracts.vocabulary import ReminderPurpose
@@ -105,6 +105,32 @@ async def test_a_replan_removes_the_timers_that_left_the_plan(
     assert due == {b[0].encode(): 42, c[0].encode(): c[1]}  # a gone, b keeps its lease
     assert (await store.load_client("c1/cl-1")).timers == [b[0], c[0]]
     assert not await store.commit(state, [c], {}, roll)  # a stale revision changes nothing
+
+
+def test_timers_that_came_due_are_kept_as_sent_for_eight_days() -> None:
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    past, later = member(1, now - timedelta(minutes=5)), member(2, now + timedelta(minutes=5))
+    state = ClientState(client_key="c1/cl-1", timers=[past[0], later[0]])
+    state.sent = [int((now - timedelta(days=9)).timestamp()), int(now.timestamp()) - 86_400]
+    note_due_timers(state, now)
+    assert state.sent_at() == (now - timedelta(days=1), now - timedelta(minutes=5))
+    assert state.timers == [past[0], later[0]]  # the commit's ``remove`` still needs them
+
+
+@pytest.mark.integration
+async def test_what_was_sent_reads_back_and_an_empty_record_is_removed(
+    redis: Redis, namespace: str
+) -> None:
+    store = TimerStore(redis, Keys(f"{namespace}:bs:scheduler", 2))
+    roll = datetime.now(UTC) + timedelta(days=1)
+    state = ClientState(client_key="c1/cl-1", sent=[1_796_115_600, 1_796_119_200])
+    assert await store.commit(state, [], {}, roll)
+    state = await store.load_client("c1/cl-1")
+    assert state.sent == [1_796_115_600, 1_796_119_200]
+    state.sent = []
+    assert await store.commit(state, [], {}, roll)
+    shard = store.keys.shard(store.keys.shard_of("c1/cl-1"))
+    assert not await redis.hexists(shard.client("c1/cl-1"), "sent")
 
 
 async def test_changes_to_one_client_wait_for_each_other_and_locks_are_released() -> None:

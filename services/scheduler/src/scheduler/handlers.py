@@ -67,11 +67,11 @@ def register(service: Service, runtime: Runtime) -> None:
     )
     async def on_event(event: SchedulerInput) -> None:
         store = runtime.replanner.store
-        if await store.seen(str(event.event_id)):
+        if await store.seen(event.clinic_id, str(event.event_id)):
             log.info("duplicate event ignored")
             return
         changed = await handle(runtime.replanner, event)
-        await store.mark_seen(str(event.event_id))
+        await store.mark_seen(event.clinic_id, str(event.event_id))
         log.info("event applied", changed=changed)
 
 

@@ -10,7 +10,8 @@ Per shard ``NN`` (tag ``{<prefix>:scheduler:sNN}``; a client's shard is a hash o
 Global (single-key operations only):
 - ``...:policy:<clinic>/<policy>``        the clinic policy (JSON)
 - ``...:policy-users:<clinic>/<policy>``  set of clients planned with it
-- ``...:seen:<event id>``                 processed events (idempotency, with a TTL)
+- ``...:seen:<clinic>/<event id>``        processed events (idempotency, with a TTL); per
+  clinic, because each clinic's EHR chooses its own event ids
 - ``...:wake``                            pub/sub channel: an earlier timer was added
 """
 
@@ -52,8 +53,8 @@ class Keys:
     def policy_users(self, policy_key: str) -> str:
         return f"{self.base}:policy-users:{policy_key}"
 
-    def seen(self, event_id: str) -> str:
-        return f"{self.base}:seen:{event_id}"
+    def seen(self, clinic_id: str, event_id: str) -> str:
+        return f"{self.base}:seen:{clinic_id}/{event_id}"
 
     @property
     def wake_channel(self) -> str:

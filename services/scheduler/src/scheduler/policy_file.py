@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from shared.contracts import ClinicPolicyChanged
+from shared.contracts import ClinicPolicyChanged, new_envelope
 
 MAX_BYTES = 256 * 1024
 # Aliases let a tiny file expand into a huge tree ("billion laughs"); a real policy has
@@ -84,8 +84,9 @@ def parse_policy_file(text: bytes | str, clinic_id: str | None = None) -> Clinic
     if problems:
         raise PolicyFileError(problems)
     try:
+        # The command is the publisher here, so it starts the event's chain itself.
         return ClinicPolicyChanged.model_validate(
-            {"clinic_id": clinic, "policy": document["policy"]}, extra="forbid"
+            {**new_envelope(), "clinic_id": clinic, "policy": document["policy"]}, extra="forbid"
         )
     except ValidationError as exc:
         raise PolicyFileError([describe(e) for e in exc.errors()]) from None

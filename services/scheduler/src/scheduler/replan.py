@@ -22,7 +22,7 @@ from scheduler.planning.ids import TimerMember
 from scheduler.planning.model import AssignmentPlanInput, ClientContext
 from scheduler.planning.plan import plan_client
 from scheduler.planning.rules import effective_rule
-from scheduler.state import ClientState, Status
+from scheduler.state import ClientState, Status, note_due_timers
 from scheduler.store import TimerStore
 from shared.contracts import ActivityAssigned, ClinicPolicy
 from shared.contracts.vocabulary import Channel
@@ -104,6 +104,7 @@ class Replanner:
 
     async def _commit(self, state: ClientState) -> bool:
         now = datetime.now(UTC)
+        note_due_timers(state, now)
         inputs, channels, fire = await self._inputs(state)
         timers: list[tuple[str, int]] = []
         if inputs and state.reachable(channels):
@@ -113,7 +114,7 @@ class Replanner:
                 timezone=prefs.timezone if prefs else None,
                 quiet_hours=prefs.quiet_hours if prefs else None,
             )
-            plan = plan_client(context, inputs, now, self.horizon)
+            plan = plan_client(context, inputs, now, self.horizon, sent=state.sent_at())
             CAPPED.inc(plan.capped)
             members = [TimerMember.of(r) for r in plan.reminders]
             timers = [(m.encode(), m.score) for m in members]

@@ -6,7 +6,7 @@ event), so handlers can skip the re-plan.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
@@ -45,6 +45,13 @@ class ClientState(BaseModel):
     prefs: Prefs | None = None
     assignments: dict[str, AssignmentRecord] = Field(default_factory=dict)
     timers: list[str] = Field(default_factory=list)
+    # Epoch seconds of the reminders that came due (sent, or committed to be sent), so the
+    # caps count them even after a completion, cancellation or policy change removed
+    # their slots from the plan. Kept for SENT_KEPT: a local ISO week and a day of offsets.
+    sent: list[int] = Field(default_factory=list)
+
+    def sent_at(self) -> tuple[datetime, ...]:
+        return tuple(datetime.fromtimestamp(t, UTC) for t in self.sent)
 
     def record(self, key: str) -> AssignmentRecord:
         return self.assignments.setdefault(key, AssignmentRecord())
@@ -56,6 +63,21 @@ class ClientState(BaseModel):
         if self.prefs.opted_out:
             return False
         return any(self.prefs.consent.get(ch, False) for ch in channels)
+
+
+SENT_KEPT = timedelta(days=8)
+
+
+def note_due_timers(state: ClientState, now: datetime) -> None:
+    """Move the last plan's timers that have come due into ``sent``; forget old entries.
+
+    The plan about to replace them keeps only reminders at or after ``now``, so this is
+    the one moment the client's state still knows what went out since the last plan."""
+    now_ms = now.timestamp() * 1000  # not rounded: exactly the plan's ``fire_at < now``
+    scores = (int(m.rsplit("|", 1)[1]) for m in state.timers)  # a member ends "|<ms>"
+    came_due = [ms // 1000 for ms in scores if ms < now_ms]
+    oldest = int((now - SENT_KEPT).timestamp())
+    state.sent = sorted(t for t in (*state.sent, *came_due) if t >= oldest)
 
 
 def as_assigned(event: ActivityAssigned | ActivityUpdated) -> ActivityAssigned:

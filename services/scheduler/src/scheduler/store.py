@@ -56,6 +56,8 @@ class TimerStore:
                 state.assignments[name[2:]] = AssignmentRecord.model_validate_json(value)
             elif name == "timers":
                 state.timers = unpack_members(value.decode())
+            elif name == "sent":
+                state.sent = [int(t) for t in value.split(b",")]
         return state
 
     async def commit(
@@ -74,6 +76,8 @@ class TimerStore:
         }
         if state.prefs is not None:
             hset["prefs"] = state.prefs.model_dump_json()
+        if state.sent:
+            hset["sent"] = ",".join(map(str, state.sent))
         planned = {m for m, _ in timers}
         change = {
             "client": state.client_key,
@@ -82,7 +86,7 @@ class TimerStore:
             "packed": pack_members(m for m, _ in timers),
             # Pairs, not objects: cjson cannot tell an empty object from an empty list.
             "hset": list(hset.items()),
-            "hdel": [],
+            "hdel": [] if state.sent else ["sent"],
             "fire_set": list(fire.items()),
             "fire_del": [k for k in state.assignments if k not in fire],
         }
@@ -113,11 +117,11 @@ class TimerStore:
         return [m.decode() async for m in self.redis.sscan_iter(key, count=500)]
 
     # -- idempotency --------------------------------------------------------------------
-    async def seen(self, event_id: str) -> bool:
-        return bool(await self.redis.exists(self.keys.seen(event_id)))
+    async def seen(self, clinic_id: str, event_id: str) -> bool:
+        return bool(await self.redis.exists(self.keys.seen(clinic_id, event_id)))
 
-    async def mark_seen(self, event_id: str) -> None:
-        await self.redis.set(self.keys.seen(event_id), b"1", ex=SEEN_TTL_SECONDS)
+    async def mark_seen(self, clinic_id: str, event_id: str) -> None:
+        await self.redis.set(self.keys.seen(clinic_id, event_id), b"1", ex=SEEN_TTL_SECONDS)
 
     # -- timers ---------------------------------------------------------------------------
     async def claim(

@@ -1,18 +1,19 @@
 """Caps: at most N reminders a local day and M a local (ISO) week per client, across all
 of the client's activities.
 
-Which reminders survive is decided over whole weeks of candidates, so the choice made
-on Monday is the same one made again on Thursday (a rolling horizon cut mid-week would
-otherwise pick differently on each re-plan). Order of preference: time-of-day
-reminders, then lead-time reminders, then conditional nudges; earlier before later;
-then by assignment key. Capped candidates are not planned; the planner counts them.
+What was already sent takes its share of each day and week first; the remaining
+candidates fill what is left, in order of preference: time-of-day reminders, then
+lead-time reminders, then conditional nudges; earlier before later; then by assignment
+key. Candidates run to the end of the horizon's last week, so a re-plan with the same
+inputs on Thursday keeps what Monday's plan kept (the top of one fixed order, minus what
+has gone out since). Capped candidates are not planned; the planner counts them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from scheduler.planning.model import PlannedReminder
@@ -26,27 +27,40 @@ def _preference(r: PlannedReminder) -> tuple[int, object, str, str]:
     return (_RANK.get(r.purpose, 3), r.fire_at, r.key, r.slot)
 
 
+def _week(day: date) -> tuple[int, int]:
+    iso = day.isocalendar()
+    return (iso.year, iso.week)
+
+
 def apply_caps(
-    candidates: Iterable[PlannedReminder], caps: Caps, timezone: str
+    candidates: Iterable[PlannedReminder],
+    caps: Caps,
+    timezone: str,
+    sent: Iterable[datetime] = (),
 ) -> tuple[list[PlannedReminder], list[PlannedReminder]]:
-    """(kept, capped) under the per-day cap, then the per-week cap."""
+    """(kept, capped) under the per-day cap, then the per-week cap, each less what was
+    ``sent`` on that local day or in that local ISO week."""
     tz = ZoneInfo(timezone)
+    sent_days = [t.astimezone(tz).date() for t in sent]
+    sent_per_day = Counter(sent_days)
+    sent_per_week = Counter(_week(d) for d in sent_days)
     by_day: dict[date, list[PlannedReminder]] = defaultdict(list)
     for r in candidates:
         by_day[r.fire_at.astimezone(tz).date()].append(r)
     kept: list[PlannedReminder] = []
     capped: list[PlannedReminder] = []
-    for items in by_day.values():
+    for day, items in by_day.items():
         items.sort(key=_preference)
-        kept.extend(items[: caps.per_day])
-        capped.extend(items[caps.per_day :])
+        room = max(caps.per_day - sent_per_day[day], 0)
+        kept.extend(items[:room])
+        capped.extend(items[room:])
     by_week: dict[tuple[int, int], list[PlannedReminder]] = defaultdict(list)
     for r in kept:
-        iso = r.fire_at.astimezone(tz).isocalendar()
-        by_week[(iso.year, iso.week)].append(r)
+        by_week[_week(r.fire_at.astimezone(tz).date())].append(r)
     final: list[PlannedReminder] = []
-    for items in by_week.values():
+    for week, items in by_week.items():
         items.sort(key=_preference)
-        final.extend(items[: caps.per_week])
-        capped.extend(items[caps.per_week :])
+        room = max(caps.per_week - sent_per_week[week], 0)
+        final.extend(items[:room])
+        capped.extend(items[room:])
     return sorted(final), capped

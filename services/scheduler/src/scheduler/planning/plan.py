@@ -1,13 +1,19 @@
 """Plan a client's reminders over a rolling horizon.
 
 A client is the unit of planning because caps apply across all of a client's
-activities. Candidates are generated for whole local weeks (see ``caps``), capped,
-then only those in ``[now, now + horizon)`` are kept.
+activities. Candidates from ``now`` to the end of the horizon's last local week are
+capped (see ``caps``) after counting what was already sent, then only those in
+``[now, now + horizon)`` are kept.
+
+Slots before ``now`` never compete for the caps: what went out is known (``sent``), and
+a slot's presence in today's candidates says nothing about it. Counting candidates
+instead let a completion drop a day's slots that had already been sent, freeing the cap
+for a reminder it had held back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,22 +33,26 @@ def plan_client(
     assignments: list[AssignmentPlanInput],
     now: datetime,
     horizon: timedelta,
+    sent: Sequence[datetime] = (),
 ) -> Plan:
+    """``sent``: when the client's reminders went out (or came due) before ``now``."""
     if not assignments:
         return Plan(reminders=(), horizon_end=now + horizon)
     timezone = client.timezone or assignments[0].assignment.schedule.timezone
     tz = ZoneInfo(timezone)
     today = now.astimezone(tz).date()
-    first = today - timedelta(days=today.weekday())  # Monday of this week
+    # Earlier occurrences fire before now; quiet hours and spreading move a slot by less
+    # than a day, so one of yesterday's may still fire today.
+    first = today - timedelta(days=2)
     end_day = (now + horizon).astimezone(tz).date()
     last = end_day + timedelta(days=6 - end_day.weekday())  # Sunday of the last week
     candidates = [
         r
         for a in assignments
         for r in _candidates(a, client, timezone, first, last)
-        if first <= r.fire_at.astimezone(tz).date() <= last
+        if r.fire_at >= now and r.fire_at.astimezone(tz).date() <= last
     ]
-    kept, capped = apply_caps(candidates, _tightest_caps(assignments), timezone)
+    kept, capped = apply_caps(candidates, _tightest_caps(assignments), timezone, sent)
     horizon_end = now + horizon
     window = tuple(r for r in kept if now <= r.fire_at < horizon_end)
     capped_now = [r for r in capped if now <= r.fire_at < horizon_end]
