@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure uv, RabbitMQ and Redis are available; start the servers if nothing answers.
-# ensure_chromium (for the browser test) is defined here and called by scripts/test.sh only.
+# ensure_chromium (for the browser test) and ensure_promtool (for the alert rule tests) are
+# defined here and called by scripts/test.sh only.
 # Sourced by scripts/test.sh and scripts/run-system.sh. Exits with a clear message naming
 # what is missing when it cannot be fixed here.
 set -euo pipefail
@@ -55,6 +56,12 @@ ensure_rabbitmq() {
 # does not work offline); only scripts/test.sh calls this.
 ensure_chromium() {
   [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
+# The alert rules are checked and unit-tested with promtool, from Debian's prometheus
+# package (only scripts/test.sh calls this; the tests use nothing else from it).
+ensure_promtool() {
+  command -v promtool >/dev/null 2>&1 || apt_install prometheus
 }
 
 ensure_uv

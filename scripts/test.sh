@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-infra.sh
 ensure_chromium  # for the dashboard browser test (-m browser)
+ensure_promtool  # for the alert rule tests (tests/unit/test_alert_rules.py)
 
 "${UV[@]}" sync --frozen --quiet
 run() { "${UV[@]}" run --frozen --no-sync "$@"; }

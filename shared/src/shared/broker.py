@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,6 +18,15 @@ from faststream.rabbit import (
 from faststream.rabbit.publisher import RabbitPublisher
 
 from shared.contracts.base import Event
+from shared.metrics import (
+    CLINIC_EVENT_TYPES,
+    CLINIC_EVENTS,
+    PUBLISH_FAILURES,
+    PUBLISH_SECONDS,
+    PUBLISHED,
+    clinic_label,
+    event_type_label,
+)
 from shared.topology import PUBLISH_TO, RETRY_TIERS, Exchange, Topology
 
 JSON = "application/json"
@@ -139,19 +149,23 @@ class EventPublisher:
     def __init__(
         self, broker: RabbitBroker, topology: Topology, publishes: Iterable[type[Event]]
     ) -> None:
-        self._publishers: dict[str, list[RabbitPublisher]] = {}
+        # Per event type: (exchange, its publisher) for every exchange the type goes to.
+        self._publishers: dict[str, list[tuple[Exchange, RabbitPublisher]]] = {}
         for cls in publishes:
             tag = cls.type_tag()
             self._publishers[tag] = [
-                broker.publisher(
-                    exchange=rabbit_exchange(topology, exchange),
-                    routing_key=tag,
-                    schema=cls,
-                    title=f"{topology.exchange(exchange)}:{tag}",
-                    description=(cls.__doc__ or "").strip() or None,
-                    persist=True,
-                    mandatory=False,
-                    content_type=JSON,
+                (
+                    exchange,
+                    broker.publisher(
+                        exchange=rabbit_exchange(topology, exchange),
+                        routing_key=tag,
+                        schema=cls,
+                        title=f"{topology.exchange(exchange)}:{tag}",
+                        description=(cls.__doc__ or "").strip() or None,
+                        persist=True,
+                        mandatory=False,
+                        content_type=JSON,
+                    ),
                 )
                 for exchange in PUBLISH_TO[tag]
             ]
@@ -162,7 +176,18 @@ class EventPublisher:
         if publishers is None:
             raise ValueError(f"{tag!r} is not declared in this service's publishes list")
         body = event.model_dump_json().encode()
-        for publisher in publishers:
-            await publisher.publish(
-                body, message_id=str(event.event_id), correlation_id=event.correlation_id
-            )
+        label = event_type_label(tag)
+        for exchange, publisher in publishers:
+            # Labelled by the exchange's base name: a namespace is not a dimension.
+            started = time.perf_counter()
+            try:
+                await publisher.publish(
+                    body, message_id=str(event.event_id), correlation_id=event.correlation_id
+                )
+            except Exception as exc:
+                PUBLISH_FAILURES.labels(exchange.value, label, type(exc).__name__).inc()
+                raise
+            PUBLISH_SECONDS.labels(exchange.value).observe(time.perf_counter() - started)
+            PUBLISHED.labels(exchange.value, label).inc()
+        if tag in CLINIC_EVENT_TYPES:
+            CLINIC_EVENTS.labels(clinic_label(event.clinic_id), label).inc()

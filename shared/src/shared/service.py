@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.subscriber import RabbitSubscriber
@@ -28,7 +29,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 from shared.broker import EventPublisher, declare_with_connection, rabbit_queue
 from shared.contracts.base import Event
 from shared.handling import make_broker
+from shared.http_metrics import instrument
 from shared.logging import configure_logging, get_logger
+from shared.readiness import OK, rabbitmq_check, run_checks
 from shared.settings import ServiceSettings
 from shared.topology import Topology
 
@@ -75,6 +78,7 @@ class Service:
             self.topology,
             max_attempts=self.settings.retry_max_attempts,
             prefetch=self.settings.prefetch,
+            max_body_bytes=self.settings.max_body_bytes,
         )
         self.publisher = EventPublisher(self.broker, self.topology, self.publishes)
 
@@ -97,6 +101,15 @@ class Service:
             title=self.topology.queue(base),
             description=description,
         )
+
+    async def readiness(self) -> dict[str, str]:
+        """``ok`` or why not, for the broker connection and Redis."""
+        return await run_checks(
+            {"rabbitmq": rabbitmq_check(self.broker), "redis": self._ping_redis}
+        )
+
+    async def _ping_redis(self) -> None:
+        await self.redis.ping()
 
     def spawn(self, coro: Awaitable[Any], name: str) -> None:
         """Run a background loop for the service's lifetime (cancelled on shutdown)."""
@@ -164,12 +177,28 @@ class Service:
 
 
 def create_http_app(service: Service) -> FastAPI:
-    """Health and metrics for every service; services add their own routes to the result."""
+    """Liveness, readiness and metrics for every service; services add their own routes
+    to the result. Every route is counted in the HTTP metrics but the probes."""
     app = FastAPI(title=f"Between Sessions {service.name}", lifespan=service.lifespan)
+    instrument(app)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
+        """Liveness: the process serves HTTP (restart it when this fails)."""
         return {"service": service.name, "status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness: 503 naming the dependencies that fail (send it no work meanwhile)."""
+        checks = await service.readiness()
+        failed = sorted(name for name, state in checks.items() if state != OK)
+        body = {
+            "service": service.name,
+            "status": "unavailable" if failed else "ready",
+            "failed": failed,
+            "checks": checks,
+        }
+        return JSONResponse(body, status_code=503 if failed else 200)
 
     @app.get("/metrics")
     async def metrics() -> Response:

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client import Gauge
 from redis.asyncio import Redis
+
+# Read at scrape time from when this replica last saw the circuit in Redis open until, so
+# that it drops back to 0 when the open period ends even if no send looks again. The
+# circuit is shared: take ``max by (provider)`` over the replicas.
+CIRCUIT_OPEN = Gauge(
+    "bs_notifier_circuit_open",
+    "1 while a provider's circuit breaker is open (as this replica last saw it), else 0.",
+    ["provider"],
+)
 
 # KEYS[1] bucket; ARGV: rate/s, burst, now (ms). Returns 0 when a token was taken,
 # else the milliseconds until one will be available (nothing is taken then).
@@ -68,14 +78,25 @@ class CircuitBreaker:
     ) -> None:
         self.redis, self.prefix = redis, prefix
         self.threshold, self.window, self.open_for = threshold, window, open_for
+        self._open_until: dict[str, float] = {}  # provider -> time.monotonic()
 
     def _k(self, provider: str, kind: str) -> str:
         return f"{self.prefix}:circuit:{provider}:{kind}"
 
+    def _saw(self, provider: str, seconds_left: float) -> None:
+        if provider not in self._open_until:
+            CIRCUIT_OPEN.labels(provider).set_function(lambda: self._is_open(provider))
+        self._open_until[provider] = time.monotonic() + seconds_left
+
+    def _is_open(self, provider: str) -> float:
+        return 1.0 if time.monotonic() < self._open_until.get(provider, 0.0) else 0.0
+
     async def open_for_seconds(self, provider: str) -> float:
         """Seconds left while open, 0.0 when closed."""
         ms = await self.redis.pttl(self._k(provider, "open"))
-        return max(ms, 0) / 1000
+        seconds = max(ms, 0) / 1000
+        self._saw(provider, seconds)
+        return seconds
 
     async def record_failure(self, provider: str) -> bool:
         """Count a failure; True if this one opened the circuit."""
@@ -87,7 +108,13 @@ class CircuitBreaker:
         if int(count) < self.threshold:
             return False
         await self.redis.delete(key)
-        return bool(await self.redis.set(self._k(provider, "open"), "1", ex=self.open_for, nx=True))
+        opened = bool(
+            await self.redis.set(self._k(provider, "open"), "1", ex=self.open_for, nx=True)
+        )
+        if opened:
+            self._saw(provider, self.open_for)
+        return opened
 
     async def record_success(self, provider: str) -> None:
         await self.redis.delete(self._k(provider, "failures"))
+        self._saw(provider, 0.0)

@@ -14,8 +14,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Gauge, Histogram
-
+from scheduler.metrics import DROPPED, FIRED, LATENESS
 from scheduler.planning.ids import TimerMember
 from scheduler.store import Acks, Claimed, TimerStore
 from shared.contracts import ReminderDue, derived_event_id
@@ -23,17 +22,6 @@ from shared.contracts.vocabulary import ActivityKind
 from shared.logging import get_logger
 
 log = get_logger("scheduler.firing")
-
-FIRED = Counter("bs_scheduler_reminders_fired_total", "reminder.due published and confirmed.")
-DROPPED = Counter(
-    "bs_scheduler_timers_dropped_total", "Timers that could not be read and were dropped."
-)
-PENDING = Gauge("bs_scheduler_pending_timers", "Timers waiting in Redis (all shards).")
-LATENESS = Histogram(
-    "bs_scheduler_lateness_seconds",
-    "Confirmed publish time minus planned time.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-)
 
 Publish = Callable[[ReminderDue], Awaitable[None]]
 

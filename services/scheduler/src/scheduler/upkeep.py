@@ -1,4 +1,10 @@
-"""Periodic work of every replica: roll the planning horizon, report the backlog."""
+"""Periodic work of every replica: roll the planning horizon, report the backlog.
+
+Besides the per-replica ``scheduler.backlog.reported`` event, the backlog is exported as
+gauges by one replica at a time (the holder of ``<prefix>:scheduler:backlog-reporter``,
+a lease it renews every round): every replica reads the same shared Redis, and gauges
+that each reported the global count would add up to replicas x the truth.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from scheduler.firing import PENDING
+from scheduler.metrics import BACKLOG_REPORTER, OLDEST_OVERDUE, OVERDUE, PENDING
 from scheduler.replan import Replanner
-from scheduler.store import TimerStore
+from scheduler.store import RedisClient, TimerStore
 from shared.contracts import SchedulerBacklogReported
 from shared.errors import TransientError
 from shared.logging import get_logger
@@ -45,10 +51,14 @@ Publish = Callable[[SchedulerBacklogReported], Awaitable[None]]
 
 
 async def report_backlog(store: TimerStore, publish: Publish, replica: str, every: float) -> None:
+    lease_key = f"{store.keys.base}:backlog-reporter"
+    lease_ms = int(max(every, 1.0) * 3000)  # three missed rounds hand the lease over
     while True:
         try:
             pending, overdue, next_due = await store.backlog()
-            PENDING.set(pending)
+            # Before publishing: in a broker outage the gauges must still show the backlog.
+            reporting = await holds_lease(store.redis, lease_key, replica, lease_ms)
+            export_backlog(reporting, pending, overdue, next_due)
             await publish(
                 SchedulerBacklogReported(
                     clinic_id="system",
@@ -61,3 +71,30 @@ async def report_backlog(store: TimerStore, publish: Publish, replica: str, ever
         except Exception:
             log.exception("backlog report failed")
         await asyncio.sleep(every)
+
+
+async def holds_lease(redis: RedisClient, key: str, replica: str, lease_ms: int) -> bool:
+    """Take the lease if free, renew it if ours. A renewal racing the lease's expiry can
+    leave two reporters for one round: the sum is off once, never for long."""
+    if await redis.set(key, replica, nx=True, px=lease_ms):
+        return True
+    holder = await redis.get(key)
+    if holder is not None and _text(holder) == replica:
+        await redis.pexpire(key, lease_ms)
+        return True
+    return False
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def export_backlog(reporting: bool, pending: int, overdue: int, next_due: datetime | None) -> None:
+    """The gauges as this replica should report them (0 unless it is the reporter)."""
+    oldest = 0.0
+    if next_due is not None:
+        oldest = max(0.0, (datetime.now(UTC) - next_due).total_seconds())
+    BACKLOG_REPORTER.set(1 if reporting else 0)
+    PENDING.set(pending if reporting else 0)
+    OVERDUE.set(overdue if reporting else 0)
+    OLDEST_OVERDUE.set(oldest if reporting else 0.0)
