@@ -133,15 +133,7 @@ class Dispatcher:
         """The reminder is not sent, for good; announced once."""
         log.info("suppressed", reminder_id=event.reminder_id, reason=reason.value)
         if await self.ledger.once(event.clinic_id, event.reminder_id, "suppressed"):
-            await self.publish(
-                NotificationSuppressed(
-                    **event.caused(),
-                    reminder_id=event.reminder_id,
-                    client_ref=event.client_ref,
-                    assignment_id=event.assignment_id,
-                    reason=reason,
-                )
-            )
+            await self.publish(_suppressed(event, reason))
 
     async def _lease(self, event: ReminderDue) -> float:
         return await self.ledger.lease_left(event.clinic_id, event.reminder_id) + 0.5
@@ -160,16 +152,8 @@ class Dispatcher:
         wait = (until - now).total_seconds()
         deferred = wait <= self.limits.quiet_defer_max
         if await self.ledger.once(event.clinic_id, event.reminder_id, "quiet"):
-            await self.publish(
-                NotificationSuppressed(
-                    **event.caused(),
-                    reminder_id=event.reminder_id,
-                    client_ref=event.client_ref,
-                    assignment_id=event.assignment_id,
-                    reason=SuppressionReason.QUIET_HOURS,
-                    deferred_until=until if deferred else None,
-                )
-            )
+            deferred_until = until if deferred else None
+            await self.publish(_suppressed(event, SuppressionReason.QUIET_HOURS, deferred_until))
         if deferred:
             raise TransientError("inside quiet hours", retry_after=wait)
         log.info("dropped: inside quiet hours", reminder_id=event.reminder_id)
@@ -392,6 +376,19 @@ def _record(
         purpose=event.purpose.value,
         link_code=link.code if link else None,
         link_expires_at=link.expires_at.isoformat() if link else None,
+    )
+
+
+def _suppressed(
+    event: ReminderDue, reason: SuppressionReason, deferred_until: datetime | None = None
+) -> NotificationSuppressed:
+    return NotificationSuppressed(
+        **event.caused(),
+        reminder_id=event.reminder_id,
+        client_ref=event.client_ref,
+        assignment_id=event.assignment_id,
+        reason=reason,
+        deferred_until=deferred_until,
     )
 
 
