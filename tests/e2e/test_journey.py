@@ -1,14 +1,18 @@
 """End to end: the three services as real processes, the real RabbitMQ and Redis, the local
 Twilio-shaped API and SMTP server. An EHR-side client publishes an assignment; the reminder
 reaches the provider at its planned time; the signed status callback comes back; the
-dashboard API shows it delivered; a completion stops the day's nudge; an upcoming session
-yields an adherence summary on the EHR's outbound exchange."""
+dashboard API shows it delivered; the client taps the done link in the real SMS (opening it
+records nothing, its button does) and that stops the day's nudge; an upcoming session
+yields an adherence summary on the EHR's outbound exchange. Everything the EHR caused comes
+back with its correlation id."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time as clock
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -19,11 +23,11 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
+from notifier.sms_text import measure
 from shared.broker import delete_topology, publish_event
 from shared.contracts import (
     Activity,
     ActivityAssigned,
-    ActivityCompleted,
     ActivityKind,
     Channel,
     ChannelConsent,
@@ -51,7 +55,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(240)
 
 CLINIC = "clinic-e2e"
 OPS = "ops-token-e2e"
-SECRET = "link-secret-e2e"
+SECRET = "link-secret-e2e-" + "k" * 32
+DONE_LINK = re.compile(r"https?://\S+/d/[A-Za-z0-9_-]{21}")
 PHONE = "+15551230001"
 
 
@@ -124,7 +129,7 @@ async def test_a_reminder_travels_end_to_end(
             "NOTIFIER_HTTP_PORT": str(notifier_port),
             "NOTIFIER_WEBHOOK_BASE_URL": notifier_base,
             "NOTIFIER_PUBLIC_BASE_URL": f"http://127.0.0.1:{tracker_port}",
-            "NOTIFIER_LINK_SECRET": SECRET,
+            "NOTIFIER_LINK_SECRETS": SECRET,
             "NOTIFIER_SMS_PROVIDER": "twilio",
             "NOTIFIER_TWILIO_BASE_URL": twilio.base_url,
             "NOTIFIER_TWILIO_ACCOUNT_SID": twilio.account_sid,
@@ -135,7 +140,7 @@ async def test_a_reminder_travels_end_to_end(
         },
         "tracker": {
             "TRACKER_HTTP_PORT": str(tracker_port),
-            "TRACKER_LINK_SECRET": SECRET,
+            "TRACKER_LINK_SECRETS": SECRET,
             "TRACKER_OPS_TOKEN": OPS,
         },
     }
@@ -162,11 +167,12 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
     nudge_at = local_slot(now, 55)
     if nudge_at < reminder_at:  # the test straddles midnight: the nudge would be tomorrow's
         pytest.skip("too close to midnight UTC for a same-day nudge")
-    client = "client-e2e-1"
+    client = str(uuid.uuid4())
+    correlation = f"ehr-request-{uuid.uuid4()}"
     assignment = ActivityAssigned(
-        **new_envelope(),
+        **new_envelope(correlation_id=correlation),
         clinic_id=CLINIC,
-        assignment_id="asg-e2e-1",
+        assignment_id=str(uuid.uuid4()),
         client_ref=client,
         therapist_ref="therapist-e2e",
         activity=Activity(kind=ActivityKind.DIARY_CARD, title="Diary card: urges and skills"),
@@ -208,6 +214,11 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
     assert "Diary card" not in sms.body  # minimum PHI: never the activity's title
     assert "urges" not in sms.body
     assert "STOP" in sms.body  # the first SMS to a number says how to opt out
+    length = measure(sms.body)
+    assert length.encoding == "GSM-7", sms.body
+    assert length.segments <= 2, sms.body  # the first text carries the opt-out line too
+    [link] = DONE_LINK.findall(sms.body)  # the whole link, never cut
+    assert link.startswith(tracker + "/d/"), (link, tracker)
 
     # 2. The signed status callback comes back; the EHR hears the reminder was delivered.
     assert await twilio.callback(sms, "sent") in (200, 204)
@@ -215,6 +226,7 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
     assert await twilio.callback(sms, "delivered", forge=True) == 403
     delivered = await until(lambda: ehr.seen("reminder.delivered"), 30, "reminder.delivered")
     assert delivered[0]["assignment_id"] == assignment.assignment_id
+    assert delivered[0]["correlation_id"] == correlation  # not the callback's
 
     # 3. The dashboard API shows it delivered.
     async with httpx.AsyncClient(base_url=tracker, timeout=5) as http:
@@ -227,18 +239,22 @@ async def journey(ehr: Ehr, twilio: FakeTwilio, tracker: str) -> None:
         await until(dashboard_shows_delivery, 30, "the dashboard to show the delivery")
         assert (await http.get("/api/overview")).status_code == 401
 
-    # 4. A completion stops the day's nudge.
-    await ehr.publish(
-        ActivityCompleted(
-            **new_envelope(),
-            clinic_id=CLINIC,
-            assignment_id=assignment.assignment_id,
-            client_ref=client,
-            occurrence_date=now.date(),
-            completed_at=datetime.now(UTC),
-        )
-    )
-    await until(lambda: ehr.seen("completion.recorded"), 30, "completion.recorded")
+    # 4. The client taps the link: opening it (as a link previewer also does) records
+    # nothing; the page's button does, once; that stops the day's nudge.
+    async with httpx.AsyncClient(timeout=5) as browser:
+        for _ in range(2):
+            page = await browser.get(link)
+            assert page.status_code == 200, page.text
+            assert "<form" in page.text
+            assert 'method="post"' in page.text.lower()
+        await asyncio.sleep(1.0)
+        assert not ehr.seen("completion.recorded")
+        assert (await browser.post(link)).status_code == 200
+        again = await browser.post(link)
+        assert "already" in again.text.lower()
+    recorded = await until(lambda: ehr.seen("completion.recorded"), 30, "completion.recorded")
+    assert recorded[0]["source"] == "link"
+    assert recorded[0]["correlation_id"] == correlation
     nudge_time = datetime.combine(now.date(), nudge_at, UTC)
     wait = (nudge_time - datetime.now(UTC)).total_seconds() + 8
     await asyncio.sleep(max(wait, 0))
