@@ -1,8 +1,10 @@
 """A local Web Push endpoint: accepts the encrypted POST (RFC 8030/8291) and answers 201,
-or 410 for subscriptions marked gone."""
+or 410 for subscriptions marked gone; it can be told to refuse (429 or 5xx, with a
+Retry-After) or to hang for a while."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -36,6 +38,13 @@ class Push:
 class FakePushService:
     received: list[Push] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
+    # Behaviour: answer ``fail_status`` (with ``retry_after``, if set) to the next
+    # ``fail_next`` requests; ``hang_next`` requests get no answer for ``hang_seconds``.
+    fail_next: int = 0
+    fail_status: int = 503
+    retry_after: str | None = None
+    hang_next: int = 0
+    hang_seconds: float = 5.0
     _http: LocalHttpServer = field(default_factory=LocalHttpServer)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -52,6 +61,13 @@ class FakePushService:
 
     async def _push(self, request: web.Request) -> web.Response:
         sub = request.match_info["sub"]
+        if self.hang_next > 0:
+            self.hang_next -= 1
+            await asyncio.sleep(self.hang_seconds)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return web.Response(status=self.fail_status, headers=headers, text="try later")
         if sub in self.gone:
             return web.Response(status=410, text="subscription expired")
         if "vapid" not in request.headers.get("Authorization", "").lower():

@@ -300,11 +300,12 @@ async def test_webpush_payload_carries_title_body_and_url(monkeypatch: pytest.Mo
     class Answer:
         headers = {"Location": "https://push.example/m/1"}
 
-    def fake_webpush(**kw: Any) -> Answer:
+    async def fake_webpush(**kw: Any) -> Answer:
         captured.update(kw)
         return Answer()
 
-    monkeypatch.setattr(module, "webpush", fake_webpush)
+    monkeypatch.setattr(module, "webpush_async", fake_webpush)
+    monkeypatch.setattr(module.WebPushProvider, "_vapid", lambda _: "signer")
     provider = module.WebPushProvider(private_key="k", subject="mailto:ops@example.org")
     sub = PushSubscription(endpoint="https://push.example/s/1", p256dh="B" * 87, auth="c2VjcmV0")
     url = f"{BASES[0]}/d/Ab3_dE-fGh1JkLmN0pQ2s"
@@ -312,6 +313,7 @@ async def test_webpush_payload_carries_title_body_and_url(monkeypatch: pytest.Mo
         Channel.PUSH, "rem-1", to_push=sub, text="An activity", push_title="Northside", url=url
     )
     await provider.send(message)
+    await provider.aclose()
     assert json.loads(captured["data"]) == {"title": "Northside", "body": "An activity", "url": url}
 
 
