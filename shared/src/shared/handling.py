@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aio_pika import IncomingMessage
@@ -44,6 +44,9 @@ from shared.metrics import (
     event_type_label,
 )
 from shared.topology import Topology
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 ATTEMPT_HEADER = "x-bs-attempt"
 REASON_HEADER = "x-bs-dead-letter-reason"
@@ -269,8 +272,10 @@ def make_broker(
     max_attempts: int = 8,
     prefetch: int = 64,
     max_body_bytes: int = MAX_BODY_BYTES,
+    tracer_provider: TracerProvider | None = None,
 ) -> RabbitBroker:
-    """A broker with the handling middleware and a bounded prefetch."""
+    """A broker with the handling middleware and a bounded prefetch; with a tracer
+    provider, also FastStream's telemetry middleware (none at all without one)."""
     runtime = HandlingRuntime(
         topology=topology, max_attempts=max_attempts, max_body_bytes=max_body_bytes
     )
@@ -283,5 +288,10 @@ def make_broker(
         log_level=logging.DEBUG,
     )
     broker.add_middleware(partial(EventHandlingMiddleware, runtime=runtime))
+    if tracer_provider is not None:
+        from faststream.rabbit.opentelemetry import RabbitTelemetryMiddleware
+
+        # Outermost: the consume span also covers the retry and dead-letter publishes.
+        broker.insert_middleware(RabbitTelemetryMiddleware(tracer_provider=tracer_provider))
     runtime.broker = broker
     return broker

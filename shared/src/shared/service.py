@@ -21,6 +21,7 @@ from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.subscriber import RabbitSubscriber
 from faststream.specification import AsyncAPI
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -34,6 +35,7 @@ from shared.logging import configure_logging, get_logger
 from shared.readiness import OK, rabbitmq_check, run_checks
 from shared.settings import ServiceSettings
 from shared.topology import Topology
+from shared.tracing import instrument_http, tracer_provider
 
 Hook = Callable[["Service"], Awaitable[None]]
 log = get_logger("shared.service")
@@ -66,6 +68,7 @@ class Service:
     topology: Topology = field(init=False)
     broker: RabbitBroker = field(init=False)
     publisher: EventPublisher = field(init=False)
+    tracer_provider: TracerProvider | None = field(init=False)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     _redis: Redis | None = None
@@ -73,12 +76,14 @@ class Service:
 
     def __post_init__(self) -> None:
         self.topology = Topology(namespace=self.settings.namespace)
+        self.tracer_provider = tracer_provider(self.name, self.settings)
         self.broker = make_broker(
             self.settings.amqp_url,
             self.topology,
             max_attempts=self.settings.retry_max_attempts,
             prefetch=self.settings.prefetch,
             max_body_bytes=self.settings.max_body_bytes,
+            tracer_provider=self.tracer_provider,
         )
         self.publisher = EventPublisher(self.broker, self.topology, self.publishes)
 
@@ -173,6 +178,9 @@ class Service:
             await hook(self)
         if self._redis is not None:
             await self._redis.aclose()
+        if self.tracer_provider is not None:
+            # Exports the spans still batched; a collector that is down blocks up to its timeout.
+            await asyncio.to_thread(self.tracer_provider.shutdown)
         log.info("service stopped")
 
 
@@ -180,7 +188,10 @@ def create_http_app(service: Service) -> FastAPI:
     """Liveness, readiness and metrics for every service; services add their own routes
     to the result. Every route is counted in the HTTP metrics but the probes."""
     app = FastAPI(title=f"Between Sessions {service.name}", lifespan=service.lifespan)
+    app.state.service = service
     instrument(app)
+    if service.tracer_provider is not None:
+        instrument_http(app, service.tracer_provider)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:

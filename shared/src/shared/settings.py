@@ -80,6 +80,21 @@ class ServiceSettings(BaseSettings):
         ),
     )
 
+    tracing: bool = Field(
+        default=False,
+        description=(
+            "OpenTelemetry traces across the services (message headers, HTTP requests and "
+            "the Twilio callback URL). Off: no tracing code is installed."
+        ),
+    )
+    otlp_endpoint: str = Field(
+        default="",
+        description=(
+            "OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces. Empty with "
+            "tracing on: context propagates but spans are not exported."
+        ),
+    )
+
     @property
     def redis_prefix(self) -> str:
         """Root of this deployment's Redis keys."""

@@ -20,15 +20,17 @@ from scheduler.store import Acks, Claimed, TimerStore
 from shared.contracts import ReminderDue, derived_event_id
 from shared.contracts.vocabulary import ActivityKind
 from shared.logging import get_logger
+from shared.tracing import continued
 
 log = get_logger("scheduler.firing")
 
 Publish = Callable[[ReminderDue], Awaitable[None]]
 
 
-def reminder_event(member: TimerMember, info: bytes) -> ReminderDue:
+def reminder_event(member: TimerMember, info: bytes) -> tuple[ReminderDue, str | None]:
+    """The reminder.due to publish, and the traceparent of its assignment (if traced)."""
     data = json.loads(info)
-    return ReminderDue(
+    event = ReminderDue(
         # A re-fire after a crash carries the same id as the first attempt.
         event_id=derived_event_id(member.reminder_id),
         clinic_id=member.clinic_id,
@@ -44,6 +46,7 @@ def reminder_event(member: TimerMember, info: bytes) -> ReminderDue:
         activity_title=data["t"],
         policy_id=data["p"],
     )
+    return event, data.get("tp")
 
 
 class Firer:
@@ -148,7 +151,7 @@ class Firer:
         if info is None:
             return True  # its assignment is gone: nothing to send, just drop the timer
         try:
-            event = reminder_event(TimerMember.decode(raw), info)
+            event, trace = reminder_event(TimerMember.decode(raw), info)
         except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
             # It would fail the same way on every retry: drop it rather than re-lease it
             # forever. The member holds only ids, no personal data.
@@ -157,7 +160,10 @@ class Firer:
             return True
         async with self._slots:
             try:
-                await self.publish(event)
+                # The loop is no message handler: without this, the publish would start a
+                # trace of its own instead of continuing the assignment's.
+                with continued(trace):
+                    await self.publish(event)
             except Exception:  # not confirmed: the lease runs out and it fires again
                 log.exception("publish failed", reminder_id=event.reminder_id)
                 return False

@@ -37,6 +37,7 @@ from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import SCHEDULER_QUEUE
+from shared.tracing import current_traceparent
 
 SchedulerInput = Annotated[
     ActivityAssigned
@@ -109,7 +110,8 @@ async def _assignment(replanner: Replanner, event: ActivityAssigned | ActivityUp
     ckey = client_key(event.clinic_id, event.client_ref)
     await replanner.store.add_policy_user(pkey, ckey)
     akey = assignment_key(event.clinic_id, event.assignment_id)
-    return await replanner.change(ckey, lambda s: apply_assignment(s, akey, assigned))
+    trace = current_traceparent()  # this handling's span: the reminders continue it
+    return await replanner.change(ckey, lambda s: apply_assignment(s, akey, assigned, trace))
 
 
 async def _lifecycle(

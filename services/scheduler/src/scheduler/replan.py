@@ -143,7 +143,7 @@ class Replanner:
             policy = policies[pkey]
             if policy is None:
                 continue  # the handler refuses these; a stored one waits for its policy
-            fire[key] = fire_info(a.client_ref, rec.version, a, policy.policy_id)
+            fire[key] = fire_info(a.client_ref, rec.version, a, policy.policy_id, rec.trace)
             channels |= set(effective_rule(a, policy, None).channels)
             inputs.append(
                 AssignmentPlanInput(
@@ -158,15 +158,22 @@ class Replanner:
         return inputs, channels, fire
 
 
-def fire_info(client_ref: str, version: int, a: ActivityAssigned, policy_id: str) -> str:
+def fire_info(
+    client_ref: str,
+    version: int,
+    a: ActivityAssigned,
+    policy_id: str,
+    trace: str | None = None,
+) -> str:
     """What a reminder.due needs beyond the timer member, kept once per assignment."""
-    return json.dumps(
-        {
-            "c": client_ref,
-            "v": version,
-            "k": a.activity.kind.value,
-            "t": a.activity.title,
-            "p": policy_id,
-            "r": a.correlation_id,
-        }
-    )
+    info = {
+        "c": client_ref,
+        "v": version,
+        "k": a.activity.kind.value,
+        "t": a.activity.title,
+        "p": policy_id,
+        "r": a.correlation_id,
+    }
+    if trace:  # only with tracing on: the firing loop publishes inside this trace
+        info["tp"] = trace
+    return json.dumps(info)

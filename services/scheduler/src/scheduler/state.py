@@ -29,6 +29,9 @@ class AssignmentRecord(BaseModel):
     # after it is cancelled (the record stays as a tombstone for version ordering).
     assignment: ActivityAssigned | None = None
     done: list[date] = Field(default_factory=list)
+    # The W3C traceparent of the assignment's handling (tracing on): its reminders fire
+    # inside that trace, however much later.
+    trace: str | None = None
 
 
 class Prefs(BaseModel):
@@ -87,14 +90,16 @@ def as_assigned(event: ActivityAssigned | ActivityUpdated) -> ActivityAssigned:
     return ActivityAssigned.model_validate({**event.model_dump(), "type": "activity.assigned"})
 
 
-def apply_assignment(state: ClientState, key: str, event: ActivityAssigned) -> bool:
+def apply_assignment(
+    state: ClientState, key: str, event: ActivityAssigned, trace: str | None = None
+) -> bool:
     rec = state.record(key)
     if event.version <= rec.version:
         if rec.assignment is None and rec.status is not Status.CANCELLED:
-            rec.assignment = event  # a lifecycle event overtook it: keep its status
+            rec.assignment, rec.trace = event, trace  # a lifecycle event overtook it
             return True
         return False
-    rec.version, rec.assignment = event.version, event
+    rec.version, rec.assignment, rec.trace = event.version, event, trace
     rec.status, rec.paused_until = Status.ACTIVE, None
     return True
 

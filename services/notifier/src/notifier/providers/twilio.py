@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
+from shared.tracing import with_traceparent
 
 # The recipient replied STOP to this sender: Twilio refuses until they reply START.
 UNSUBSCRIBED_CODE = "21610"
@@ -56,7 +57,9 @@ class TwilioProvider:
             "To": message.to_phone,
             "From": self.from_number,
             "Body": message.text,
-            "StatusCallback": self.status_callback,
+            # The callback continues this send's trace (when tracing is on): Twilio sends
+            # back none of our headers, only the URL, signed with its query.
+            "StatusCallback": with_traceparent(self.status_callback),
         }
         try:
             async with self._client().post(self._url, data=form) as response:
