@@ -22,6 +22,7 @@ import random
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -64,6 +65,16 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 600.0
 
 log = get_logger("shared.handling")
+# What the handler adds to the message's summary line (``add_to_summary``).
+_SUMMARY: ContextVar[dict[str, Any] | None] = ContextVar("bs_message_summary", default=None)
+
+
+def add_to_summary(**fields: Any) -> None:
+    """Put ``fields`` on the summary line of the message being handled: one line per
+    message says what became of it, instead of a line of the handler's own beside it."""
+    summary = _SUMMARY.get()
+    if summary is not None:
+        summary.update(fields)
 
 
 # A JSON string (skipped whole, so brackets inside text do not count) or a bracket.
@@ -174,6 +185,8 @@ class EventHandlingMiddleware(BaseMiddleware):
         )
         started = time.perf_counter()
         outcome = "ok"
+        summary: dict[str, Any] = {}
+        summary_token = _SUMMARY.set(summary)
         try:
             self._refuse_unreadable(raw.body)
             return await call_next(msg)
@@ -194,7 +207,9 @@ class EventHandlingMiddleware(BaseMiddleware):
             HANDLING_SECONDS.labels(queue).observe(elapsed)
             # The header is the sender's word: only known event types become label values.
             MESSAGES_HANDLED.labels(queue, event_type_label(event_type), outcome).inc()
-            log.info("message handled", queue=queue, outcome=outcome, ms=round(elapsed * 1000, 2))
+            summary.update(queue=queue, outcome=outcome, ms=round(elapsed * 1000, 2))
+            log.info("message handled", **summary)
+            _SUMMARY.reset(summary_token)
             structlog.contextvars.unbind_contextvars("message_id", "correlation_id", "event_type")
 
     def _refuse_unreadable(self, body: bytes) -> None:
@@ -284,7 +299,8 @@ def make_broker(
         default_channel=Channel(prefetch_count=prefetch),
         logger=get_logger("faststream"),
         graceful_timeout=10.0,
-        # FastStream's own Received/Processed lines would duplicate our summary line.
+        # FastStream's own Received/Processed lines would duplicate our summary line; at
+        # DEBUG, our filtering logger drops them before any processor runs.
         log_level=logging.DEBUG,
     )
     broker.add_middleware(partial(EventHandlingMiddleware, runtime=runtime))
