@@ -118,7 +118,8 @@ def sample_body(clinic: str = FIRE_CLINIC) -> bytes:
     member = TimerMember(
         f"{clinic}/asg-100000", date.today(), ReminderPurpose.REMINDER, "0900", now()
     )
-    return reminder_event(member, fire_info_for(100000).encode()).model_dump_json().encode()
+    event, _ = reminder_event(member, fire_info_for(100000).encode())
+    return event.model_dump_json().encode()
 
 
 async def yardstick(namespace: str, count: int) -> float:

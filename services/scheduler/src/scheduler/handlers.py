@@ -20,6 +20,7 @@ from scheduler.state import (
     apply_prefs,
     as_assigned,
 )
+from scheduler.store import AlreadyHandled, EventRef
 from shared.contracts import (
     ActivityAssigned,
     ActivityCancelled,
@@ -34,7 +35,7 @@ from shared.contracts import (
 )
 from shared.contracts.vocabulary import Channel
 from shared.errors import PermanentError, TransientError
-from shared.logging import get_logger
+from shared.handling import add_to_summary
 from shared.service import Service
 from shared.topology import SCHEDULER_QUEUE
 from shared.tracing import current_traceparent
@@ -53,8 +54,6 @@ SchedulerInput = Annotated[
     Field(discriminator="type"),
 ]
 
-log = get_logger("scheduler.handlers")
-
 
 class Runtime:
     """Set when the service starts (it needs the Redis connection)."""
@@ -67,17 +66,23 @@ def register(service: Service, runtime: Runtime) -> None:
         SCHEDULER_QUEUE, "Assignment lifecycle, client preferences and clinic policies."
     )
     async def on_event(event: SchedulerInput) -> None:
-        store = runtime.replanner.store
-        if await store.seen(event.clinic_id, str(event.event_id)):
-            log.info("duplicate event ignored")
+        try:
+            changed = await handle(runtime.replanner, event)
+        except AlreadyHandled:
+            add_to_summary(duplicate=True)
             return
-        changed = await handle(runtime.replanner, event)
-        await store.mark_seen(event.clinic_id, str(event.event_id))
-        log.info("event applied", changed=changed)
+        await runtime.replanner.store.mark_seen(*once(event))
+        add_to_summary(changed=changed)
+
+
+def once(event: SchedulerInput) -> EventRef:
+    """The event's idempotency key: ids are the EHR's, so unique only per clinic."""
+    return (event.clinic_id, str(event.event_id))
 
 
 async def handle(replanner: Replanner, event: SchedulerInput) -> bool:  # noqa: PLR0911
-    """One branch per input event type; True if the client's plan changed."""
+    """One branch per input event type; True if the client's plan changed. Raises
+    ``AlreadyHandled`` for an event handled before (checked as the client is loaded)."""
     match event:
         case ActivityAssigned() | ActivityUpdated():
             return await _assignment(replanner, event)
@@ -108,10 +113,14 @@ async def _assignment(replanner: Replanner, event: ActivityAssigned | ActivityUp
     if never_occurs(assigned, policy):
         raise PermanentError("schedule has no occurrence at all (check rrule, start and end)")
     ckey = client_key(event.clinic_id, event.client_ref)
-    await replanner.store.add_policy_user(pkey, ckey)
     akey = assignment_key(event.clinic_id, event.assignment_id)
     trace = current_traceparent()  # this handling's span: the reminders continue it
-    return await replanner.change(ckey, lambda s: apply_assignment(s, akey, assigned, trace))
+    return await replanner.change(
+        ckey,
+        lambda s: apply_assignment(s, akey, assigned, trace),
+        uses={pkey: policy},
+        event=once(event),
+    )
 
 
 async def _lifecycle(
@@ -124,6 +133,7 @@ async def _lifecycle(
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_lifecycle(s, akey, event.version, status, until),
+        event=once(event),
     )
 
 
@@ -133,6 +143,7 @@ async def _completion(replanner: Replanner, event: ActivityCompleted | Completio
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_completion(s, akey, event.occurrence_date, today),
+        event=once(event),
     )
 
 
@@ -145,7 +156,9 @@ async def _preferences(replanner: Replanner, event: ClientPreferencesChanged) ->
         consent={ch: event.consent.allows(ch) for ch in Channel},
     )
     return await replanner.change(
-        client_key(event.clinic_id, event.client_ref), lambda s: apply_prefs(s, prefs)
+        client_key(event.clinic_id, event.client_ref),
+        lambda s: apply_prefs(s, prefs),
+        event=once(event),
     )
 
 
@@ -153,10 +166,13 @@ async def _consent(replanner: Replanner, event: ConsentChanged) -> bool:
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_consent(s, event.channel, event.opted_out),
+        event=once(event),
     )
 
 
 async def _policy(replanner: Replanner, event: ClinicPolicyChanged) -> bool:
+    if await replanner.store.seen(*once(event)):  # no client state to check it with
+        raise AlreadyHandled(once(event))
     pkey = policy_key(event.clinic_id, event.policy.policy_id)
     current = await replanner.store.policy(pkey)
     if current is not None and current.version >= event.policy.version:

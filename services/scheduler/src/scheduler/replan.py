@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +23,7 @@ from scheduler.planning.model import AssignmentPlanInput, ClientContext
 from scheduler.planning.plan import plan_client
 from scheduler.planning.rules import effective_rule
 from scheduler.state import ClientState, Status, note_due_timers
-from scheduler.store import TimerStore
+from scheduler.store import EventRef, TimerStore
 from shared.contracts import ActivityAssigned, ClinicPolicy
 from shared.contracts.vocabulary import Channel
 from shared.errors import TransientError
@@ -85,27 +85,47 @@ class Replanner:
         self.wake = wake
         self._clients = KeyedLocks()
 
-    async def change(self, key: str, mutate: Callable[[ClientState], bool]) -> bool:
-        """Apply ``mutate`` to the client and re-plan; False if it changed nothing."""
-        async with self._clients.hold(key):
-            return await self._change(key, mutate)
+    async def change(
+        self,
+        key: str,
+        mutate: Callable[[ClientState], bool],
+        uses: Mapping[str, ClinicPolicy] | None = None,
+        event: EventRef | None = None,
+    ) -> bool:
+        """Apply ``mutate`` to the client and re-plan; False if it changed nothing.
 
-    async def _change(self, key: str, mutate: Callable[[ClientState], bool]) -> bool:
-        for _ in range(COMMIT_ATTEMPTS):
-            state = await self.store.load_client(key)
+        ``uses``: policies (by policy key) the change makes the client use, just read by
+        the caller: the client is recorded as their user as it is loaded, and the plan
+        does not read them again. ``event``: the input event, checked against those
+        already handled as the state is loaded (raises ``AlreadyHandled``)."""
+        async with self._clients.hold(key):
+            return await self._change(key, mutate, uses or {}, event)
+
+    async def _change(
+        self,
+        key: str,
+        mutate: Callable[[ClientState], bool],
+        uses: Mapping[str, ClinicPolicy],
+        event: EventRef | None,
+    ) -> bool:
+        for attempt in range(COMMIT_ATTEMPTS):
+            if attempt == 0:
+                state = await self.store.load_client(key, event, uses)
+            else:
+                state = await self.store.load_client(key)
             if not mutate(state):
                 return False
-            if await self._commit(state):
+            if await self._commit(state, uses):
                 return True
         raise TransientError(f"client {key} kept changing under us; retrying later")
 
     async def replan(self, key: str) -> bool:
         return await self.change(key, lambda _: True)
 
-    async def _commit(self, state: ClientState) -> bool:
+    async def _commit(self, state: ClientState, uses: Mapping[str, ClinicPolicy]) -> bool:
         now = datetime.now(UTC)
         note_due_timers(state, now)
-        inputs, channels, fire = await self._inputs(state)
+        inputs, channels, fire = await self._inputs(state, uses)
         timers: list[tuple[str, int]] = []
         if inputs and state.reachable(channels):
             prefs = state.prefs
@@ -127,12 +147,12 @@ class Replanner:
         return True
 
     async def _inputs(
-        self, state: ClientState
+        self, state: ClientState, uses: Mapping[str, ClinicPolicy]
     ) -> tuple[list[AssignmentPlanInput], set[Channel], dict[str, str]]:
         inputs: list[AssignmentPlanInput] = []
         channels: set[Channel] = set()
         fire: dict[str, str] = {}
-        policies: dict[str, ClinicPolicy | None] = {}
+        policies: dict[str, ClinicPolicy | None] = dict(uses)
         for key, rec in sorted(state.assignments.items()):
             a = rec.assignment
             if a is None or rec.status is Status.CANCELLED:
