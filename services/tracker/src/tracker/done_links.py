@@ -158,7 +158,14 @@ class DoneLinks:
             # Nobody could use it: the notifier signs with a secret we do not hold.
             log.warning("done link code fails TRACKER_LINK_SECRETS; do the secret lists match?")
             return
-        reminder = await self.recorder.store.reminder(event.clinic_id, event.reminder_id)
+        # The notifier's send names the assignment and day; only an older notifier's
+        # leaves them to the reminder's own record, so only then is it read.
+        complete = event.assignment_id is not None and event.occurrence_date is not None
+        reminder = (
+            {}
+            if complete
+            else await self.recorder.store.reminder(event.clinic_id, event.reminder_id)
+        )
         record = link_record(event, reminder)
         if record is None:
             log.warning("done link without an assignment or day", reminder_id=event.reminder_id)
