@@ -58,6 +58,12 @@ def connect_redis(url: str, max_connections: int = 100) -> Redis:
     return Redis.from_pool(pool)
 
 
+def redis_text(raw: Any) -> str:
+    """A reply of ``connect_redis``'s client as text (it does not decode responses, so
+    values come back as bytes; ones a test or script wrote may be str)."""
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
 @dataclass
 class Service:
     """A service's wiring: built by its app factory, started by the HTTP lifespan."""

@@ -23,6 +23,7 @@ from datetime import date
 from redis.asyncio import Redis
 
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy
+from shared.service import redis_text
 
 _NEWER_WINS = """
 local cur = redis.call('HGET', KEYS[1], 'version')
@@ -39,10 +40,6 @@ redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
 return cur[2] or ''
 """
 MESSAGE_MAP_TTL = 30 * 86400
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def number_hash(phone: str) -> str:
@@ -146,7 +143,7 @@ class Directory:
             latest = await self.redis.get(self._k("policy-latest", clinic_id))
             if latest is None:
                 return None
-            raw = await self.redis.hget(self._k("policy", clinic_id, _text(latest)), "data")
+            raw = await self.redis.hget(self._k("policy", clinic_id, redis_text(latest)), "data")
         return ClinicPolicy.model_validate_json(raw) if raw else None
 
     # -- phone numbers -----------------------------------------------------------------
@@ -207,7 +204,7 @@ class Directory:
         raw = await self.redis.get(self._k("msg", provider, message_id))
         if raw is None:
             return None
-        text = _text(raw)
+        text = redis_text(raw)
         if not text.startswith("{"):  # written before the clinic was kept with it
             return SentMessage(text)
         return SentMessage(**json.loads(text))

@@ -18,6 +18,7 @@ from scheduler.store import RedisClient, TimerStore
 from shared.contracts import SchedulerBacklogReported
 from shared.errors import TransientError
 from shared.logging import get_logger
+from shared.service import redis_text
 
 log = get_logger("scheduler.upkeep")
 ROLL_BATCH = 200
@@ -79,14 +80,10 @@ async def holds_lease(redis: RedisClient, key: str, replica: str, lease_ms: int)
     if await redis.set(key, replica, nx=True, px=lease_ms):
         return True
     holder = await redis.get(key)
-    if holder is not None and _text(holder) == replica:
+    if holder is not None and redis_text(holder) == replica:
         await redis.pexpire(key, lease_ms)
         return True
     return False
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def export_backlog(reporting: bool, pending: int, overdue: int, next_due: datetime | None) -> None:

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from shared.contracts import CompletionSource, NotificationDispatched, utcnow
 from shared.links import is_authentic
 from shared.logging import get_logger
+from shared.service import redis_text
 from tracker.recorder import CompletionInput, Recorder
 
 log = get_logger("tracker.done_links")
@@ -119,13 +120,9 @@ class LinkRecords:
         raw = await self.redis.hgetall(self._key(code))
         if not raw:
             return None
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {redis_text(k): redis_text(v) for k, v in raw.items()}
         fields["expires_at"] = datetime.fromtimestamp(int(fields["expires_at"]), UTC).isoformat()
         return LinkRecord.model_validate(fields)
-
-
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from redis.asyncio import Redis
 
+from shared.service import redis_text
 from tracker.app import NAME
 from tracker.records import AssignmentRecord
 from tracker.runtime import retention_for
@@ -27,14 +27,10 @@ from tracker.settings import TrackerSettings
 from tracker.store import DAY, TrackerStore, scoped
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
 async def _legacy(store: TrackerStore, kind: str) -> list[str]:
     """The ids after ``<kind>:`` of keys written before scoping (no ``/`` in them)."""
     head = store.key(kind, "")
-    keys = [_text(k) async for k in store.redis.scan_iter(match=head + "*", count=1000)]
+    keys = [redis_text(k) async for k in store.redis.scan_iter(match=head + "*", count=1000)]
     return [k.removeprefix(head) for k in keys if "/" not in k.removeprefix(head)]
 
 
@@ -53,7 +49,7 @@ async def _assignment(store: TrackerStore, assignment_id: str) -> None:
     old_done = store.key("completions", assignment_id)
     for day, value in (await store.redis.hgetall(old_done)).items():
         new_done = store.key("completions", scoped(clinic_id, assignment_id))
-        await store.redis.hsetnx(new_done, _text(day), value)
+        await store.redis.hsetnx(new_done, redis_text(day), value)
         await store.redis.expire(new_done, store.retention.assignment_days * DAY)
     await store.redis.delete(old, old_done)
 

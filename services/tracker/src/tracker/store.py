@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from shared.contracts import ClinicPolicy, DeliveryStatus
+from shared.service import redis_text
 from tracker.adherence import Completion
 from tracker.delivery import LEFT_US, RANK, Transition, advance
 from tracker.records import AssignmentRecord
@@ -118,10 +119,6 @@ def _status(raw: bytes | str | None) -> DeliveryStatus | None:
     return DeliveryStatus(raw.decode() if isinstance(raw, bytes) else raw)
 
 
-def _text(raw: Any) -> str:
-    return raw.decode() if isinstance(raw, bytes) else str(raw)
-
-
 def scoped(clinic_id: str, ref: str) -> str:
     """A tenant's ref named with its clinic: the form every key and claim uses."""
     return f"{clinic_id}/{ref}"
@@ -186,13 +183,13 @@ class TrackerStore:
 
     async def client_assignments(self, clinic_id: str, client_ref: str) -> list[AssignmentRecord]:
         ids = await self.redis.smembers(self.key("client", scoped(clinic_id, client_ref)))
-        records = [await self.assignment(clinic_id, _text(i)) for i in sorted(ids)]
+        records = [await self.assignment(clinic_id, redis_text(i)) for i in sorted(ids)]
         return [r for r in records if r is not None]
 
     async def active_assignments(self) -> list[tuple[str, str]]:
         """(clinic, assignment) of every assignment not cancelled."""
         found: list[tuple[str, str]] = []
-        for raw in sorted(_text(i) for i in await self.redis.smembers(self.key("active"))):
+        for raw in sorted(redis_text(i) for i in await self.redis.smembers(self.key("active"))):
             pair = unscoped(raw)
             if pair is None:  # written before ids were scoped by clinic: no longer read
                 await self.redis.srem(self.key("active"), raw)
@@ -229,7 +226,7 @@ class TrackerStore:
         raw = await self.redis.hgetall(self._completions_key(clinic_id, assignment_id))
         result: dict[date, Completion] = {}
         for field, value in raw.items():
-            day = date.fromisoformat(_text(field))
+            day = date.fromisoformat(redis_text(field))
             data = json.loads(value)
             result[day] = Completion(day, data.get("rating"), data.get("note"))
         return result
@@ -257,7 +254,7 @@ class TrackerStore:
     async def reminder(self, clinic_id: str, reminder_id: str) -> dict[str, str]:
         key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
         raw = await self.redis.hgetall(key)
-        return {_text(k): _text(v) for k, v in raw.items()}
+        return {redis_text(k): redis_text(v) for k, v in raw.items()}
 
     async def advance(
         self,
@@ -273,7 +270,7 @@ class TrackerStore:
         leaves = "1" if status in LEFT_US else "0"
         prev, rprev, left = await self._advance(keys=keys, args=[*args, channel, leaves])
         return Advanced(
-            message=advance(_status(prev), status, left_before=_text(left) == "1"),
+            message=advance(_status(prev), status, left_before=redis_text(left) == "1"),
             reminder=advance(_status(rprev), status),
         )
 
@@ -288,7 +285,7 @@ class TrackerStore:
         which case the status event is kept (``park``) until ``map_message`` hands it back."""
         keys = self._message_keys(provider, message_id)
         args: list[str | int] = [event_json, PARKED_DAYS * DAY, "1" if park else "0"]
-        found = _text(await self._resolve_or_park(keys=keys, args=args))
+        found = redis_text(await self._resolve_or_park(keys=keys, args=args))
         return unscoped(found) if found else None
 
     async def map_message(
@@ -298,12 +295,12 @@ class TrackerStore:
         keys = self._message_keys(provider, message_id)
         ttl = self.retention.delivery_days * DAY
         parked = await self._map_and_unpark(keys=keys, args=[scoped(clinic_id, reminder_id), ttl])
-        return [_text(raw) for raw in parked]
+        return [redis_text(raw) for raw in parked]
 
     async def message_provider(self, clinic_id: str, reminder_id: str, channel: str) -> str | None:
         key = self.key("message", self._reminder_tag(clinic_id, reminder_id), channel)
         raw = await self.redis.hget(key, "provider")
-        return _text(raw) if raw else None
+        return redis_text(raw) if raw else None
 
     async def claim_once(self, *parts: str, days: int | None = None) -> bool:
         """True the first time these parts are claimed (within the retention window).
@@ -335,10 +332,10 @@ class TrackerStore:
             for hour in hours:
                 pipe.hgetall(self.key("counts", "h", clinic_id, hour_bucket(hour)))
             rows = await pipe.execute()
-        return [{_text(k): int(v) for k, v in row.items()} for row in rows]
+        return [{redis_text(k): int(v) for k, v in row.items()} for row in rows]
 
     async def clinics(self) -> list[str]:
-        return sorted(_text(c) for c in await self.redis.smembers(self.key("clinics")))
+        return sorted(redis_text(c) for c in await self.redis.smembers(self.key("clinics")))
 
     async def append(self, stream: str, clinic_id: str, fields: Mapping[str, str]) -> None:
         await self.redis.xadd(
@@ -352,7 +349,7 @@ class TrackerStore:
     async def latest(self, stream: str, clinic_id: str, count: int) -> list[dict[str, str]]:
         key = self.key("stream", stream, clinic_id)
         rows = cast(list[tuple[Any, dict[Any, Any]]], await self.redis.xrevrange(key, count=count))
-        return [{_text(k): _text(v) for k, v in fields.items()} for _, fields in rows]
+        return [{redis_text(k): redis_text(v) for k, v in fields.items()} for _, fields in rows]
 
     # -- scheduler backlog -------------------------------------------------------------
 
