@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
+from typing import Any
 
 from notifier import metrics
 from notifier.assignment_store import AssignmentStore
@@ -353,10 +354,7 @@ class Dispatcher:
         permanent: bool,
     ) -> NotificationFailed:
         return NotificationFailed(
-            **event.caused(),
-            reminder_id=event.reminder_id,
-            client_ref=event.client_ref,
-            assignment_id=event.assignment_id,
+            **_about(event),
             channel=channel,
             provider=provider,
             reason=reason[:200],
@@ -379,14 +377,22 @@ def _record(
     )
 
 
+def _about(event: ReminderDue) -> dict[str, Any]:
+    """What every event about a reminder carries: the envelope it caused, and which
+    reminder, client and assignment it is."""
+    return {
+        **event.caused(),
+        "reminder_id": event.reminder_id,
+        "client_ref": event.client_ref,
+        "assignment_id": event.assignment_id,
+    }
+
+
 def _suppressed(
     event: ReminderDue, reason: SuppressionReason, deferred_until: datetime | None = None
 ) -> NotificationSuppressed:
     return NotificationSuppressed(
-        **event.caused(),
-        reminder_id=event.reminder_id,
-        client_ref=event.client_ref,
-        assignment_id=event.assignment_id,
+        **_about(event),
         reason=reason,
         deferred_until=deferred_until,
     )
@@ -408,11 +414,8 @@ def _dispatched(event: ReminderDue, record: SentRecord) -> NotificationDispatche
     (records from before they kept the link fall back to the reminder's own fields)."""
     occurrence = record.occurrence_date or event.occurrence_date.isoformat()
     return NotificationDispatched(
-        **event.caused(),
+        **_about(event),
         event_id=derived_event_id("dispatched", event.clinic_id, event.reminder_id),
-        reminder_id=event.reminder_id,
-        client_ref=event.client_ref,
-        assignment_id=event.assignment_id,
         channel=Channel(record.channel),
         provider=record.provider,
         provider_message_id=record.provider_message_id[:256],
