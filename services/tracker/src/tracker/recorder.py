@@ -134,8 +134,11 @@ class Recorder:
         )
         days = self.store.retention.assignment_days
         claim = ("completion", scoped(c.clinic_id, c.assignment_id), day)
-        if await self._publish_once(recorded, *claim, days=days):
-            await self._encourage(c, caused)
+        await self._publish_once(recorded, *claim, days=days)
+        # Not only after a fresh claim: a retry of this message (say a Redis timeout inside
+        # _encourage) finds the completion claimed and would never encourage. The
+        # encouragement's own once-claim keeps it to one.
+        await self._encourage(c, caused)
         return added
 
     async def _encourage(self, c: CompletionInput, caused: dict[str, Any]) -> None:
