@@ -84,6 +84,8 @@ async def declare_topology(
         )
         for exchange, key in spec.bindings:
             await queue.bind(topology.exchange(exchange), routing_key=key.value)
+        for exchange, key in spec.retired:  # unbinding what is not bound is a no-op
+            await queue.unbind(topology.exchange(exchange), routing_key=key.value)
         await queue.bind(requeue, routing_key=name)
         dlq = await channel.declare_queue(
             topology.dlq(base), durable=True, arguments={"x-queue-type": "quorum"}

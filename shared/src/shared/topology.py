@@ -110,6 +110,10 @@ class QueueSpec:
     name: str
     bindings: tuple[tuple[Exchange, RoutingKey], ...]
     description: str = ""
+    # Bindings an earlier release declared and this one no longer wants: declaring the
+    # topology removes them (RabbitMQ never drops a binding by itself, so an upgraded
+    # queue would go on receiving, and paying for, messages nobody needs any more).
+    retired: tuple[tuple[Exchange, RoutingKey], ...] = ()
 
 
 QUEUES: dict[str, QueueSpec] = {
@@ -163,7 +167,6 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INBOUND, R.ACTIVITY_COMPLETED),
                 (Exchange.INBOUND, R.CLINIC_POLICY_CHANGED),
                 (Exchange.INBOUND, R.SESSION_UPCOMING),
-                (Exchange.INTERNAL, R.REMINDER_DUE),
                 (Exchange.INTERNAL, R.NOTIFICATION_DISPATCHED),
                 (Exchange.INTERNAL, R.NOTIFICATION_FAILED),
                 (Exchange.INTERNAL, R.NOTIFICATION_SUPPRESSED),
@@ -173,6 +176,9 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INTERNAL, R.SCHEDULER_BACKLOG_REPORTED),
             ),
             "Everything the tracker records: completions, delivery status, sessions.",
+            # The notifier's events carry what reminder.due told the tracker (day, purpose,
+            # the EHR's correlation id): one delivery per reminder less on the hot path.
+            retired=((Exchange.INTERNAL, R.REMINDER_DUE),),
         ),
     )
 }

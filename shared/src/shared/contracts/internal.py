@@ -70,6 +70,10 @@ class NotificationFailed(Event):
     reason: ShortText
     permanent: bool
     attempt: int = Field(default=1, ge=1)
+    occurrence_date: date | None = Field(
+        default=None, description="The client's local day the reminder belongs to."
+    )
+    purpose: ReminderPurpose | None = None
 
 
 class NotificationSuppressed(Event):
@@ -82,6 +86,10 @@ class NotificationSuppressed(Event):
     channel: Channel | None = None
     reason: SuppressionReason
     deferred_until: UtcDatetime | None = None
+    occurrence_date: date | None = Field(
+        default=None, description="The client's local day the reminder belongs to."
+    )
+    purpose: ReminderPurpose | None = None
 
 
 class DeliveryStatusChanged(Event):
@@ -90,7 +98,11 @@ class DeliveryStatusChanged(Event):
     type: Literal["delivery.status.changed"] = "delivery.status.changed"
     provider: Ref
     provider_message_id: Annotated[str, Field(max_length=256)]
-    reminder_id: Ref | None = None
+    reminder_id: Ref | None = Field(
+        default=None,
+        description="The reminder the message was sent for, named by the callback URL the "
+        "notifier gave the provider (absent only for a callback it cannot place).",
+    )
     channel: Channel
     status: DeliveryStatus
     error_code: Annotated[str, Field(max_length=64)] | None = None
