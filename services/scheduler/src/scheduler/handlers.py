@@ -10,6 +10,7 @@ from pydantic import Field
 from scheduler.planning.ids import assignment_key
 from scheduler.planning.rules import never_occurs
 from scheduler.replan import Replanner, client_key, policy_key
+from scheduler.runtime import Runtime
 from scheduler.state import (
     Prefs,
     Status,
@@ -55,24 +56,26 @@ SchedulerInput = Annotated[
 ]
 
 
-class Runtime:
-    """Set when the service starts (it needs the Redis connection)."""
-
-    replanner: Replanner
-
-
 def register(service: Service, runtime: Runtime) -> None:
     @service.subscriber(
         SCHEDULER_QUEUE, "Assignment lifecycle, client preferences and clinic policies."
     )
     async def on_event(event: SchedulerInput) -> None:
         try:
-            changed = await handle(runtime.replanner, event)
+            async with runtime.order.turn(_order_key(event)):
+                changed = await handle(runtime.replanner, event)
         except AlreadyHandled:
             add_to_summary(duplicate=True)
             return
         await runtime.replanner.store.mark_seen(*once(event))
         add_to_summary(changed=changed)
+
+
+def _order_key(event: SchedulerInput) -> str:
+    """Events of one client in arrival order; a policy change has a turn of its own."""
+    if isinstance(event, ClinicPolicyChanged):
+        return f"{event.clinic_id}/policy/{event.policy.policy_id}"
+    return f"{event.clinic_id}/{event.client_ref}"
 
 
 def once(event: SchedulerInput) -> EventRef:
