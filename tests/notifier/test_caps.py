@@ -1,6 +1,7 @@
 """Caps count what was sent, per client and local day / ISO week, across every activity
-and purpose: the period rule on plain values, the reservation script on the real Redis,
-and a property test of whole sequences through the dispatcher."""
+and purpose: the period rule on plain values, the reservation (``lua.RESERVE``) and its
+give-back (``lua.SETTLE``) on the real Redis, and a property test of whole sequences
+through the dispatcher."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from notifier.caps import CapBook, Period, period
+from notifier.caps import Period, period
+from notifier.decide import Send
 from notifier.handlers import apply_directory_event
+from notifier.keys import Keys
+from notifier.send_store import Bucket, SendStore
 from shared.contracts import (
     Caps,
+    Channel,
     ClinicPolicyChanged,
     CompletionRecorded,
     CompletionSource,
@@ -42,11 +47,33 @@ def test_the_period_is_the_clients_local_day_and_iso_week() -> None:
     assert period(datetime(2027, 1, 1, 12, tzinfo=UTC), "UTC").week == "2026-W53"
 
 
+@dataclass
+class Book:
+    """The cap part of a send's reservation, one reminder at a time."""
+
+    store: SendStore
+
+    async def reserve(self, clinic: str, client: str, rid: str, at: Period, caps: Caps) -> bool:
+        due = reminder(client, clinic_id=clinic, reminder_id=rid)
+        send = Send((Channel.SMS,), {}, None, caps, at)
+        bucket = Bucket("caps-test", rate=10_000, burst=10_000)
+        found = await self.store.reserve(
+            due, send, token=rid, rev=0, circuit="caps-test", bucket=bucket
+        )
+        await self.store.settle(due, rid)  # the lease only: the slot stays held
+        return found.outcome == "ok"
+
+    async def release(self, clinic: str, client: str, rid: str) -> None:
+        due = reminder(client, clinic_id=clinic, reminder_id=rid)
+        await self.store.settle(due, None, give_back=True)
+
+
 @integration
 async def test_reservations_are_idempotent_capped_and_given_back(
     redis: Redis, namespace: str
 ) -> None:
-    book = CapBook(redis, f"{namespace}:bs:notifier", 3600)
+    keys = Keys(f"{namespace}:bs:notifier")
+    book = Book(SendStore(redis, keys, lease_seconds=60, ttl_seconds=3600))
     clinic, client = str(uuid.uuid4()), str(uuid.uuid4())
     caps = Caps(per_day=2, per_week=3)
     monday, tuesday = Period("2026-11-16", "2026-W47"), Period("2026-11-17", "2026-W47")

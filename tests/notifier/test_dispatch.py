@@ -19,7 +19,7 @@ from shared.contracts import (
     QuietHours,
 )
 from shared.errors import PermanentError, TransientError
-from tests.notifier.conftest import CLINIC, Rig, reminder
+from tests.notifier.conftest import CLINIC, PHONE, Rig, reminder
 from tests.support.infra import wait_for
 
 pytestmark = pytest.mark.integration
@@ -83,11 +83,12 @@ async def test_consent_changed_opts_out_a_channel(rig: Rig) -> None:
 async def test_a_send_in_progress_elsewhere_is_retried_not_repeated(rig: Rig) -> None:
     await rig.prefs()
     due = reminder("cl-d")
-    token = await rig.runtime.dispatcher.ledger.claim(CLINIC, due.reminder_id)
-    assert token is not None
-    with pytest.raises(TransientError):
+    store = rig.runtime.dispatcher.store
+    lease = store.keys.lease(CLINIC, due.reminder_id)
+    assert await store.redis.set(lease, "another-replica", nx=True, px=60_000)
+    with pytest.raises(TransientError, match="send in progress"):
         await rig.runtime.dispatcher.handle(due)
-    await rig.runtime.dispatcher.ledger.release(CLINIC, due.reminder_id, token)
+    await store.redis.delete(lease)
     await rig.runtime.dispatcher.handle(due)
     await rig.runtime.dispatcher.handle(due)
     assert len(rig.sms.sent) == 1
@@ -100,7 +101,7 @@ async def test_a_handler_cancelled_mid_send_still_records_it_and_is_not_resent(
     made must still be recorded, or the redelivered reminder would be sent twice."""
     await rig.prefs()
     due = reminder("cl-d")
-    ledger = rig.runtime.dispatcher.ledger
+    store = rig.runtime.dispatcher.store
     rig.sms.gate = asyncio.Event()
     handler = asyncio.create_task(rig.runtime.dispatcher.handle(due))
     await asyncio.wait_for(rig.sms.calling.wait(), 5)
@@ -111,8 +112,8 @@ async def test_a_handler_cancelled_mid_send_still_records_it_and_is_not_resent(
     with pytest.raises(TransientError, match="send in progress"):
         await rig.runtime.dispatcher.handle(due)
     rig.sms.gate.set()
-    await wait_for(lambda: _sent(ledger, due.reminder_id), timeout=5, interval=0.02)
-    assert await ledger.lease_left(CLINIC, due.reminder_id) == 0  # released once recorded
+    await wait_for(lambda: _sent(store, due.reminder_id), timeout=5, interval=0.02)
+    assert await store.lease_left(CLINIC, due.reminder_id) == 0  # released once recorded
     await rig.runtime.dispatcher.handle(due)  # the redelivery: announced, not sent
     assert len(rig.sms.sent) == 1
     assert kinds(rig) == ["notification.dispatched"]
@@ -129,10 +130,10 @@ async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig:
     with pytest.raises(asyncio.CancelledError):
         await handler
     rig.sms.gate.set()
-    ledger = rig.runtime.dispatcher.ledger
+    store = rig.runtime.dispatcher.store
 
     async def lease_gone() -> bool:
-        return await ledger.lease_left(CLINIC, due.reminder_id) == 0
+        return await store.lease_left(CLINIC, due.reminder_id) == 0
 
     await wait_for(lease_gone, timeout=5, interval=0.02)
     rig.sms.fail = None
@@ -140,8 +141,8 @@ async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig:
     assert len(rig.sms.sent) == 1
 
 
-async def _sent(ledger: Any, reminder_id: str) -> bool:
-    return await ledger.sent(CLINIC, reminder_id) is not None
+async def _sent(store: Any, reminder_id: str) -> bool:
+    return await store.sent(CLINIC, reminder_id) is not None
 
 
 async def test_circuit_opens_after_failures_and_refuses_quickly(rig: Rig) -> None:
@@ -192,3 +193,17 @@ async def test_token_bucket_is_shared_by_replicas(redis: Any, namespace: str) ->
     wait = await b.acquire("twilio:AC1:+1500", rate=1)
     assert 0 < wait <= 1
     assert await b.acquire("twilio:AC1:+1999", rate=1) == 0  # another sender, its own bucket
+
+
+async def test_a_client_record_of_the_previous_release_still_finds_its_number_stop(
+    rig: Rig,
+) -> None:
+    await rig.prefs()
+    store = rig.runtime.dispatcher.store
+    client = store.keys.client(CLINIC, "cl-d")
+    await store.redis.hdel(client, "sms")  # as the previous release wrote it
+    await store.redis.set(store.keys.number("stop", PHONE), "1")
+    await rig.runtime.dispatcher.handle(reminder("cl-d"))
+    assert rig.sms.sent == []
+    assert len(rig.email.sent) == 1
+    assert await store.redis.hget(client, "sms")  # kept from now on

@@ -65,7 +65,10 @@ async def test_sms_first_message_carries_opt_out_and_redelivery_sends_once(
     assert measure(first.body).segments <= 2
     assert measure(second.body).segments == 1
     assert TITLE not in first.body
-    assert first.status_callback == f"{harness.url}/webhooks/twilio/status"
+    assert first.status_callback == (
+        f"{harness.url}/webhooks/twilio/status?clinic={due.clinic_id}"
+        f"&reminder={due.reminder_id}&correlation={due.correlation_id}"
+    )
 
 
 async def test_provider_503_for_a_while_is_retried_later_and_sent_once(harness: Harness) -> None:

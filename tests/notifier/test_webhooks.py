@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
+from typing import Any
 
 import httpx
 import pytest
+from twilio.request_validator import RequestValidator
 
-from tests.fakes.twilio_api import twilio_signature
+from notifier.callback_url import CallbackRef, callback_ref, status_callback_url
+from notifier.keys import Keys
+from tests.fakes.twilio_api import SentSms, twilio_signature
 from tests.notifier.conftest import CLINIC, PHONE, Harness, reminder
 from tests.support.infra import wait_for
 
-pytestmark = pytest.mark.integration
+integration = pytest.mark.integration
+BASE = "https://notify.example-clinic.org/webhooks/twilio/status"
+
+
+def test_the_callback_url_names_the_reminder_and_is_signed_as_given() -> None:
+    ref = CallbackRef(str(uuid.uuid4()), "rem-" + uuid.uuid4().hex, str(uuid.uuid4()))
+    url = status_callback_url(BASE, ref)
+    query = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))
+    assert callback_ref(query) == ref
+    params = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered"}
+    signature = twilio_signature("a-token", url, params)
+    assert RequestValidator("a-token").validate(url, params, signature)
+    # Refs need no quoting: no HTTP client re-encodes them on the way (or the signature breaks).
+    odd = CallbackRef("clinic:north.1", "rem_2026-11-23:a", "free form id")
+    odd_url = status_callback_url(BASE + "?x=1", odd)
+    assert odd_url == BASE + "?x=1&clinic=clinic:north.1&reminder=rem_2026-11-23:a"
+    assert callback_ref({"clinic": "a/b", "reminder": "r"}) is None
+    assert callback_ref({}) is None
 
 
 async def sent_sms(harness: Harness, client_ref: str) -> None:
@@ -22,6 +45,7 @@ async def sent_sms(harness: Harness, client_ref: str) -> None:
     await harness.wait_event("notification.dispatched", reminder_id=f"rem-{client_ref}-0")
 
 
+@integration
 async def test_forged_callback_is_refused_and_a_signed_one_becomes_an_event(
     harness: Harness,
 ) -> None:
@@ -37,6 +61,31 @@ async def test_forged_callback_is_refused_and_a_signed_one_becomes_an_event(
     assert len(harness.events("delivery.status.changed")) == 1
 
 
+@integration
+async def test_a_send_keeps_no_message_map_and_a_previous_release_s_map_is_still_read(
+    harness: Harness, redis: Any, namespace: str
+) -> None:
+    await sent_sms(harness, "cl-map")
+    keys = Keys(f"{namespace}:bs:notifier")
+    sms = harness.twilio.messages[0]
+    assert not await redis.exists(keys.message("twilio", sms.sid))
+    # A message the previous release sent: its URL names nothing, its map does.
+    bare = f"{harness.url}/webhooks/twilio/status"
+    old = SentSms("SM" + uuid.uuid4().hex, PHONE, sms.from_, "", bare)
+    mapped = {"reminder_id": "rem-old-1", "clinic_id": CLINIC, "correlation_id": "corr-old-1"}
+    await redis.set(keys.message("twilio", old.sid), json.dumps(mapped))
+    assert await harness.twilio.callback(old, "delivered") == 204
+    event = await harness.wait_event("delivery.status.changed", provider_message_id=old.sid)
+    assert (event["clinic_id"], event["reminder_id"]) == (CLINIC, "rem-old-1")
+    assert event["correlation_id"] == "corr-old-1"
+    # Nothing known about it at all: published as before, under "system".
+    lost = SentSms("SM" + uuid.uuid4().hex, "+15005550006", sms.from_, "", bare)
+    assert await harness.twilio.callback(lost, "failed", error_code="30003") == 204
+    event = await harness.wait_event("delivery.status.changed", provider_message_id=lost.sid)
+    assert (event["clinic_id"], event["reminder_id"]) == ("system", None)
+
+
+@integration
 async def test_stop_opts_out_at_once_and_the_next_reminder_is_suppressed(
     harness: Harness,
 ) -> None:
@@ -62,6 +111,7 @@ async def test_stop_opts_out_at_once_and_the_next_reminder_is_suppressed(
     await harness.wait_event("notification.dispatched", reminder_id="rem-cl-stop-2")
 
 
+@integration
 async def test_done_reports_completion_of_the_latest_reminded_occurrence(harness: Harness) -> None:
     await sent_sms(harness, "cl-done")
     status, body = await harness.twilio.inbound(
@@ -75,6 +125,7 @@ async def test_done_reports_completion_of_the_latest_reminded_occurrence(harness
     assert done["source"] == "sms"
 
 
+@integration
 async def test_help_answers_with_the_clinic_help_text(harness: Harness) -> None:
     await harness.clinic(help_text="Call us on 555-0100 & ask <anything>.")
     await harness.client("cl-help")
@@ -86,6 +137,7 @@ async def test_help_answers_with_the_clinic_help_text(harness: Harness) -> None:
     assert "<Message>Call us on 555-0100 &amp; ask &lt;anything&gt;.</Message>" in body
 
 
+@integration
 async def test_malformed_requests_get_a_clear_4xx(harness: Harness) -> None:
     url = f"{harness.url}/webhooks/twilio/status"
     async with httpx.AsyncClient() as client:
@@ -100,6 +152,7 @@ async def test_malformed_requests_get_a_clear_4xx(harness: Harness) -> None:
         assert r.status_code == 403
 
 
+@integration
 async def test_email_one_click_unsubscribe(harness: Harness) -> None:
     await harness.clinic()
     await harness.client("cl-unsub", consent={"email": True}, channels=("email",))

@@ -3,7 +3,9 @@
 
 A change is read, decided by a pure ``apply_*`` and written back in one script that
 checks ``rev`` (optimistic concurrency, as the scheduler's store does): two replicas
-applying events to the same assignment at once cannot lose one. The record expires
+applying events to the same assignment at once cannot lose one. A send checks ``rev``
+too, right before its provider call (``lua.RESERVE``): a changed record is decided
+again. The record expires
 ``STATE_TTL_SECONDS`` after its last change: longer than any reminder is held in flight.
 """
 
@@ -14,6 +16,7 @@ import json
 from redis.asyncio import Redis
 
 from notifier.assignments import AssignmentState, Change
+from notifier.keys import Keys
 from shared.errors import TransientError
 
 STATE_TTL_SECONDS = 60 * 86400
@@ -31,11 +34,11 @@ return 1
 
 class AssignmentStore:
     def __init__(self, redis: Redis, prefix: str) -> None:
-        self.redis, self.prefix = redis, prefix
+        self.redis, self.keys = redis, Keys(prefix)
         self._commit = redis.register_script(_COMMIT)
 
     def _k(self, clinic_id: str, assignment_id: str) -> str:
-        return f"{self.prefix}:assignment:{clinic_id}/{assignment_id}"
+        return self.keys.assignment(clinic_id, assignment_id)
 
     async def _load(self, key: str) -> tuple[int, AssignmentState | None]:
         rev, data = await self.redis.hmget(key, ["rev", "data"])

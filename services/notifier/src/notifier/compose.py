@@ -75,12 +75,12 @@ def build_message(
         text = sms_text(
             rendered.sms, link=url, first_to_number=first_sms, max_segments=MAX_SMS_SEGMENTS
         )
-        return OutboundMessage(channel, event.reminder_id, to_phone=contacts.sms, text=text)
+        return OutboundMessage(channel, *_about(event), to_phone=contacts.sms, text=text)
     if channel is Channel.PUSH:
         # The link rides as the notification's URL: a tap on it opens the done page.
         return OutboundMessage(
             channel,
-            event.reminder_id,
+            *_about(event),
             to_push=contacts.push,
             text=rendered.push_body,
             push_title=rendered.push_title,
@@ -91,7 +91,7 @@ def build_message(
     unsubscribe += sign_unsubscribe(links.secrets, claims)
     return OutboundMessage(
         channel,
-        event.reminder_id,
+        *_about(event),
         to_email=str(contacts.email) if contacts.email else None,
         subject=rendered.subject,
         text=rendered.text,
@@ -101,3 +101,9 @@ def build_message(
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
+
+
+def _about(event: ReminderDue) -> tuple[str, str, str]:
+    """The reminder, clinic and correlation id a message carries (a status callback
+    names them)."""
+    return event.reminder_id, event.clinic_id, event.correlation_id

@@ -9,19 +9,22 @@
   client that gave it: a family phone, a client of two clinics), whether each clinic
   messaged it already, the last reminder sent to it, and a number-level STOP (one
   sender number serves every clinic, and the carrier blocks it for all of them);
-- per provider message id: the reminder, its clinic and the EHR's correlation id, so a
-  status callback reports on the right reminder to the right clinic.
+- per provider message id, as releases before the status callback URL named its reminder
+  wrote it (read only, for a callback of a message sent by such a release).
+
+Key layout: ``keys.py``. A client's record also keeps the hash of its SMS number, so the
+send's one load (``lua.LOAD``) finds the number's flags without knowing the number.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from datetime import date
 
 from redis.asyncio import Redis
 
+from notifier.keys import Keys, number_hash
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy
 from shared.service import redis_text
 
@@ -31,19 +34,16 @@ if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
 return 1
 """
-# KEYS[1] the client's preferences. Like _NEWER_WINS, but returns the data it replaced
-# ('' when there was none), so the number's owners can follow a changed number.
+# KEYS[1] the client's preferences. ARGV: version, data, hash of the SMS number ('': none).
+# Like _NEWER_WINS, but returns the data it replaced ('' when there was none), so the
+# number's owners can follow a changed number.
 _NEWER_PREFS = """
 local cur = redis.call('HMGET', KEYS[1], 'version', 'data')
 if cur[1] and tonumber(cur[1]) >= tonumber(ARGV[1]) then return false end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2], 'sms', ARGV[3])
 return cur[2] or ''
 """
-MESSAGE_MAP_TTL = 30 * 86400
-
-
-def number_hash(phone: str) -> str:
-    return hashlib.sha256(phone.encode()).hexdigest()[:32]
+MESSAGE_MAP_TTL = 30 * 86400  # a number's last reminder (and the old message map)
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,16 @@ class SentMessage:
 class Directory:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self._newer_wins = redis.register_script(_NEWER_WINS)
         self._newer_prefs = redis.register_script(_NEWER_PREFS)
 
-    def _k(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
-
     # -- client preferences and opt-outs --------------------------------------------
     async def save_preferences(self, prefs: ClientPreferencesChanged) -> bool:
-        key = self._k("client", prefs.clinic_id, prefs.client_ref)
-        data = prefs.model_dump_json()
-        replaced = await self._newer_prefs(keys=[key], args=[prefs.version, data])
+        key = self.keys.client(prefs.clinic_id, prefs.client_ref)
+        data, phone = prefs.model_dump_json(), prefs.contacts.sms
+        args: list[str | int] = [prefs.version, data, number_hash(phone) if phone else ""]
+        replaced = await self._newer_prefs(keys=[key], args=args)
         if replaced is None:
             return False
         before = ClientPreferencesChanged.model_validate_json(replaced) if replaced else None
@@ -112,43 +110,43 @@ class Directory:
             await self.redis.sadd(self._number("owners", new), owner.member())
 
     async def preferences(self, clinic_id: str, client_ref: str) -> ClientPreferencesChanged | None:
-        raw = await self.redis.hget(self._k("client", clinic_id, client_ref), "data")
+        raw = await self.redis.hget(self.keys.client(clinic_id, client_ref), "data")
         return ClientPreferencesChanged.model_validate_json(raw) if raw else None
 
     async def set_opt_out(
         self, clinic_id: str, client_ref: str, channel: Channel, out: bool
     ) -> None:
-        key = self._k("optout", clinic_id, client_ref)
+        key = self.keys.optout(clinic_id, client_ref)
         if out:
             await self.redis.sadd(key, channel.value)
         else:
             await self.redis.srem(key, channel.value)
 
     async def opted_out(self, clinic_id: str, client_ref: str) -> set[Channel]:
-        members = await self.redis.smembers(self._k("optout", clinic_id, client_ref))
+        members = await self.redis.smembers(self.keys.optout(clinic_id, client_ref))
         return {Channel(m.decode() if isinstance(m, bytes) else m) for m in members}
 
     # -- clinic settings -------------------------------------------------------------
     async def save_policy(self, clinic_id: str, policy: ClinicPolicy) -> bool:
         data = policy.model_dump_json()
-        key = self._k("policy", clinic_id, policy.policy_id)
+        key = self.keys.policy(clinic_id, policy.policy_id)
         stored = await self._newer_wins(keys=[key], args=[policy.version, data])
         if stored:  # the clinic's latest policy, for reminders naming an unknown policy
-            await self.redis.set(self._k("policy-latest", clinic_id), policy.policy_id)
+            await self.redis.set(self.keys.policy_latest(clinic_id), policy.policy_id)
         return bool(stored)
 
     async def policy(self, clinic_id: str, policy_id: str) -> ClinicPolicy | None:
-        raw = await self.redis.hget(self._k("policy", clinic_id, policy_id), "data")
+        raw = await self.redis.hget(self.keys.policy(clinic_id, policy_id), "data")
         if raw is None:
-            latest = await self.redis.get(self._k("policy-latest", clinic_id))
+            latest = await self.redis.get(self.keys.policy_latest(clinic_id))
             if latest is None:
                 return None
-            raw = await self.redis.hget(self._k("policy", clinic_id, redis_text(latest)), "data")
+            raw = await self.redis.hget(self.keys.policy(clinic_id, redis_text(latest)), "data")
         return ClinicPolicy.model_validate_json(raw) if raw else None
 
     # -- phone numbers -----------------------------------------------------------------
     def _number(self, kind: str, phone: str) -> str:
-        return self._k("number", kind, number_hash(phone))
+        return self.keys.number(kind, phone)
 
     async def number_owners(self, phone: str) -> list[NumberOwner]:
         """Every clinic and client that gave this number (also the single owner kept by
@@ -175,33 +173,14 @@ class Directory:
         else:
             await self.redis.delete(self._number("stop", phone))
 
-    async def has_messaged(self, clinic_id: str, phone: str) -> bool:
-        """Whether a message of this clinic reached the provider for this number (its first
-        one carries the opt-out instructions; marked only after the provider accepted it)."""
-        return bool(await self.redis.exists(self._seen(clinic_id, phone)))
-
-    async def mark_messaged(self, clinic_id: str, phone: str) -> None:
-        await self.redis.set(self._seen(clinic_id, phone), "1")
-
-    def _seen(self, clinic_id: str, phone: str) -> str:
-        return self._k("number", "seen", clinic_id, number_hash(phone))
-
-    async def remember_reminder(self, phone: str, last: LastReminder) -> None:
-        await self.redis.set(
-            self._number("last", phone), json.dumps(asdict(last)), ex=MESSAGE_MAP_TTL
-        )
-
     async def last_reminder(self, phone: str) -> LastReminder | None:
         raw = await self.redis.get(self._number("last", phone))
         return LastReminder(**json.loads(raw)) if raw else None
 
     # -- provider message ids ------------------------------------------------------------
-    async def map_message(self, provider: str, message_id: str, sent: SentMessage) -> None:
-        key = self._k("msg", provider, message_id)
-        await self.redis.set(key, json.dumps(asdict(sent)), ex=MESSAGE_MAP_TTL)
-
     async def message(self, provider: str, message_id: str) -> SentMessage | None:
-        raw = await self.redis.get(self._k("msg", provider, message_id))
+        """What a previous release recorded for a message it sent."""
+        raw = await self.redis.get(self.keys.message(provider, message_id))
         if raw is None:
             return None
         text = redis_text(raw)

@@ -1,8 +1,16 @@
 """Message handlers: reminders to send, and the directory of contacts, clinic settings and
-the assignment facts that stop reminders already on their way."""
+the assignment facts that stop reminders already on their way.
+
+Messages about one client (clinic and client ref) are handled one at a time, in the
+order they arrived, across both queues: a preferences change or a cancel applies before
+a reminder that came after it. One exception: a reminder waiting for a rate token waits
+outside its turn, so a completion, cancel or pause that arrives meanwhile still stops
+it (it re-checks everything when its turn comes again).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -30,6 +38,7 @@ Completion = ActivityCompleted | CompletionRecorded
 Directory = ClientPreferencesChanged | ClinicPolicyChanged | ConsentChanged
 DirectoryEvent = Directory | Lifecycle | Completion
 DirectoryInput = Annotated[DirectoryEvent, Field(discriminator="type")]
+ClientEvent = ReminderDue | ClientPreferencesChanged | ConsentChanged | Lifecycle | Completion
 
 log = get_logger("notifier.handlers")
 
@@ -37,7 +46,12 @@ log = get_logger("notifier.handlers")
 def register(service: Service, runtime: Runtime) -> None:
     @service.subscriber(NOTIFIER_REMINDERS_QUEUE, "Reminders that are due now.")
     async def on_reminder_due(event: ReminderDue) -> None:
-        await runtime.dispatcher.handle(event)
+        while True:
+            async with runtime.order.turn(client_key(event)):
+                wait = await runtime.dispatcher.handle(event)
+            if wait is None:
+                return
+            await asyncio.sleep(wait)
 
     @service.subscriber(
         NOTIFIER_DIRECTORY_QUEUE,
@@ -45,7 +59,16 @@ def register(service: Service, runtime: Runtime) -> None:
         "and pauses (they stop reminders already on their way).",
     )
     async def on_directory_event(event: DirectoryInput) -> None:
-        await apply_directory_event(runtime, event)
+        if isinstance(event, ClinicPolicyChanged):  # about no client in particular
+            await apply_directory_event(runtime, event)
+            return
+        async with runtime.order.turn(client_key(event)):
+            await apply_directory_event(runtime, event)
+
+
+def client_key(event: ClientEvent) -> str:
+    """The turn a message about a client takes (ids are per clinic)."""
+    return f"{event.clinic_id}/{event.client_ref}"
 
 
 async def apply_directory_event(runtime: Runtime, event: DirectoryEvent) -> None:

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from notifier.assignment_store import AssignmentStore
-from notifier.caps import CapBook
 from notifier.compose import LinkConfig
 from notifier.directory import Directory
 from notifier.dispatch import Dispatcher, Limits
-from notifier.ledger import Ledger
+from notifier.keys import Keys
 from notifier.providers.base import Provider
 from notifier.providers.registry import build_providers
-from notifier.resilience import CircuitBreaker, RateLimiter
+from notifier.resilience import CircuitBreaker
+from notifier.send_store import SendStore
 from notifier.settings import NotifierSettings
 from shared.contracts import Channel
+from shared.ordering import InOrder
 from shared.service import Service
 from shared.settings import secret_values
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -28,38 +32,40 @@ class Runtime:
     _directory: Directory | None = None
     _assignments: AssignmentStore | None = None
     _dispatcher: Dispatcher | None = None
+    _order: InOrder | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def directory(self) -> Directory:
-        if self._directory is None:
-            raise RuntimeError("the notifier has not started")
-        return self._directory
+        return _started(self._directory)
 
     @property
     def assignments(self) -> AssignmentStore:
-        if self._assignments is None:
-            raise RuntimeError("the notifier has not started")
-        return self._assignments
+        return _started(self._assignments)
 
     @property
     def dispatcher(self) -> Dispatcher:
-        if self._dispatcher is None:
-            raise RuntimeError("the notifier has not started")
-        return self._dispatcher
+        return _started(self._dispatcher)
+
+    @property
+    def order(self) -> InOrder:
+        """Turns per client: its messages are handled one at a time, in arrival order."""
+        return _started(self._order)
 
     async def start(self, service: Service) -> None:
         s = self.settings
         redis, prefix = service.redis, service.key()
         self.providers = self.providers or build_providers(s)
+        self._order = InOrder()
         self._directory = Directory(redis, prefix)
         self._assignments = AssignmentStore(redis, prefix)
         self._dispatcher = Dispatcher(
-            directory=self._directory,
-            ledger=Ledger(redis, prefix, s.send_lease_seconds, s.dedupe_ttl_seconds),
-            assignments=self._assignments,
-            caps=CapBook(redis, prefix, s.dedupe_ttl_seconds),
-            limiter=RateLimiter(redis, prefix),
+            store=SendStore(
+                redis,
+                Keys(prefix),
+                lease_seconds=s.send_lease_seconds,
+                ttl_seconds=s.dedupe_ttl_seconds,
+            ),
             breaker=CircuitBreaker(
                 redis,
                 prefix,
@@ -89,3 +95,9 @@ class Runtime:
     async def stop(self, _: Service) -> None:
         for provider in (self.providers or {}).values():
             await provider.aclose()
+
+
+def _started(collaborator: _T | None) -> _T:
+    if collaborator is None:
+        raise RuntimeError("the notifier has not started")
+    return collaborator

@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from twilio.request_validator import RequestValidator
 
-from notifier.directory import SentMessage
+from notifier.callback_url import CallbackRef, callback_ref
 from notifier.keywords import Keyword, parse_keyword
 from notifier.runtime import Runtime
 from notifier.twilio_status import map_status
@@ -92,15 +92,17 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
         status = map_status(raw_status, error_code)
         if status is None:
             return Response(status_code=204)
-        sent = await runtime.directory.message("twilio", sid)
-        clinic_id, correlation = await _origin(runtime, sent, params.get("To"))
+        # The URL names the reminder (signed with it); only a message sent by a release
+        # before URLs did is looked up.
+        ref = callback_ref(request.query_params) or await _sent_before(runtime, sid)
+        clinic_id, correlation = await _origin(runtime, ref, params.get("To"))
         await service.publisher.publish(
             DeliveryStatusChanged(
                 clinic_id=clinic_id,
                 **correlation,
                 provider="twilio",
                 provider_message_id=sid[:256],
-                reminder_id=sent.reminder_id if sent else None,
+                reminder_id=ref.reminder_id if ref else None,
                 channel=Channel.SMS,
                 status=status,
                 error_code=error_code[:64] if error_code else None,
@@ -145,15 +147,24 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
     app.include_router(router)
 
 
+async def _sent_before(runtime: Runtime, sid: str) -> CallbackRef | None:
+    """What a previous release recorded for a message it sent (its callback URL named no
+    reminder)."""
+    sent = await runtime.directory.message("twilio", sid)
+    if sent is None:
+        return None
+    return CallbackRef(sent.clinic_id or "", sent.reminder_id, sent.correlation_id)
+
+
 async def _origin(
-    runtime: Runtime, sent: SentMessage | None, phone: str | None
+    runtime: Runtime, ref: CallbackRef | None, phone: str | None
 ) -> tuple[str, dict[str, str]]:
     """The clinic and the EHR's correlation id a status callback belongs to: those of the
     reminder the message carried; for a message we cannot place, the number's only
     owner's clinic (or ``system``) and a fresh correlation id."""
-    if sent is not None and sent.clinic_id:
-        correlation = {"correlation_id": sent.correlation_id} if sent.correlation_id else {}
-        return sent.clinic_id, correlation
+    if ref is not None and ref.clinic_id:
+        correlation = {"correlation_id": ref.correlation_id} if ref.correlation_id else {}
+        return ref.clinic_id, correlation
     owners = await runtime.directory.number_owners(phone) if phone else []
     return (owners[0].clinic_id if len(owners) == 1 else "system"), {}
 

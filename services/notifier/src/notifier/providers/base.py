@@ -13,6 +13,8 @@ from shared.contracts import Channel, PushSubscription
 class OutboundMessage:
     channel: Channel
     reminder_id: str
+    clinic_id: str = ""
+    correlation_id: str | None = None  # the EHR's, for what the message causes later
     to_phone: str | None = None
     to_email: str | None = None
     to_push: PushSubscription | None = None

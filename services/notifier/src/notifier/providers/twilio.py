@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from notifier.callback_url import CallbackRef, status_callback_url
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
 from shared.tracing import with_traceparent
 
@@ -50,6 +51,10 @@ class TwilioProvider:
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         return self._session
 
+    def callback_url(self, message: OutboundMessage) -> str:
+        ref = CallbackRef(message.clinic_id, message.reminder_id, message.correlation_id)
+        return status_callback_url(self.status_callback, ref)
+
     async def send(self, message: OutboundMessage) -> SendResult:
         if not message.to_phone:
             raise ProviderError("no phone number", permanent=True)
@@ -57,9 +62,10 @@ class TwilioProvider:
             "To": message.to_phone,
             "From": self.from_number,
             "Body": message.text,
-            # The callback continues this send's trace (when tracing is on): Twilio sends
-            # back none of our headers, only the URL, signed with its query.
-            "StatusCallback": with_traceparent(self.status_callback),
+            # The callback names the reminder, and continues this send's trace (when
+            # tracing is on): Twilio sends back none of our headers, only the URL, signed
+            # with its query.
+            "StatusCallback": with_traceparent(self.callback_url(message)),
         }
         try:
             async with self._client().post(self._url, data=form) as response:

@@ -1,0 +1,54 @@
+"""The status callback URL of one message names its reminder (pure).
+
+Twilio posts a message's status to the ``StatusCallback`` URL it was given with that
+message, and signs the whole URL, query included. So the URL says which clinic and
+reminder (and the EHR's correlation id) the status is about, and the webhook needs no
+lookup. The ids are opaque refs (letters, digits and ``. _ : -``): quoted, they stay as
+they are, so no HTTP client on the way re-encodes them and breaks the signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from pydantic import TypeAdapter, ValidationError
+
+from shared.contracts.fields import Ref
+
+CLINIC, REMINDER, CORRELATION = "clinic", "reminder", "correlation"
+_REF: TypeAdapter[str] = TypeAdapter(Ref)
+
+
+@dataclass(frozen=True)
+class CallbackRef:
+    clinic_id: str
+    reminder_id: str
+    correlation_id: str | None = None
+
+
+def status_callback_url(base: str, ref: CallbackRef) -> str:
+    params = {CLINIC: ref.clinic_id, REMINDER: ref.reminder_id}
+    if ref.correlation_id and _is_ref(ref.correlation_id):  # a free-form one stays out
+        params[CORRELATION] = ref.correlation_id
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}{urlencode(params, quote_via=quote, safe=':')}"
+
+
+def callback_ref(query: Mapping[str, str]) -> CallbackRef | None:
+    """The reminder a callback URL names; None for a URL without one (a message sent by
+    a release before URLs named it) or with ids that are not refs."""
+    clinic, reminder = query.get(CLINIC, ""), query.get(REMINDER, "")
+    if not (_is_ref(clinic) and _is_ref(reminder)):
+        return None
+    correlation = query.get(CORRELATION)
+    return CallbackRef(clinic, reminder, correlation if correlation else None)
+
+
+def _is_ref(value: str) -> bool:
+    try:
+        _REF.validate_python(value)
+    except ValidationError:
+        return False
+    return True

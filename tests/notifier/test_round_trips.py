@@ -1,0 +1,51 @@
+"""Redis round trips of one SMS send, counted on the real Redis: the send loads what it
+needs in one call, reserves its rate token and cap slot (re-checking the assignment) in
+another, and records the outcome in a third."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from redis.asyncio.client import Pipeline
+
+from tests.notifier.conftest import Rig, reminder
+
+pytestmark = pytest.mark.integration
+
+MAX_ROUND_TRIPS = 4
+
+
+@contextmanager
+def counting(client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Names of the commands sent one by one, and ``pipeline`` for each pipeline sent."""
+    calls: list[str] = []
+    command, execute = client.execute_command, Pipeline.execute
+
+    async def one(*args: Any, **options: Any) -> Any:
+        calls.append(str(args[0]))
+        return await command(*args, **options)
+
+    async def pipeline(self: Pipeline, raise_on_error: bool = True) -> Any:
+        calls.append("pipeline")
+        return await execute(self, raise_on_error)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(client, "execute_command", one)
+        patch.setattr(Pipeline, "execute", pipeline)
+        yield calls
+
+
+async def test_one_sms_send_takes_at_most_four_round_trips(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = rig.runtime.dispatcher.store.redis
+    await rig.prefs()
+    await rig.runtime.dispatcher.handle(reminder("cl-d", 0))  # loads the scripts
+    with counting(client, monkeypatch) as calls:
+        await rig.runtime.dispatcher.handle(reminder("cl-d", 1, reminder_id=str(uuid.uuid4())))
+    assert len(rig.sms.sent) == 2
+    assert len(calls) <= MAX_ROUND_TRIPS, calls
