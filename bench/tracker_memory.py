@@ -6,9 +6,10 @@ A month for a clinic of N clients: 1-2 daily activities each, a reminder and a n
 day per activity (every one sent: an upper bound, the scheduler skips nudges for done
 days), each dispatched then delivered, undelivered, bounced or left at "sent"; ~2 % of
 sends fail once before succeeding; ~70 % of occurrences are completed (EHR, link or SMS
-reply); ~1 % of clients text STOP and get suppressed SMS afterwards. Every event goes
-through the tracker's own handler function and recorder into the real Redis under a
-unique namespace: the same writes as through RabbitMQ, without the broker in the way.
+reply); ~1 % of clients text STOP and get suppressed SMS afterwards; the escalation
+sweep runs once a day. Every event goes through the tracker's own handler function and
+use cases into the real Redis under a unique namespace: the same writes as through
+RabbitMQ, without the broker in the way.
 
 Then it sums MEMORY USAGE over the namespace's keys (and reads the INFO used_memory
 delta, noisy on a shared server), checks that every key is bounded (a TTL, a capped
@@ -50,7 +51,6 @@ from shared.contracts import (
     NotificationDispatched,
     NotificationFailed,
     NotificationSuppressed,
-    ReminderDue,
     Schedule,
     new_envelope,
 )
@@ -58,10 +58,8 @@ from shared.contracts.policy import Escalation
 from shared.logging import configure_logging
 from tests.support.infra import REDIS_URL, delete_redis_namespace, unique_namespace
 from tracker.handlers import handle
-from tracker.recorder import Recorder
-from tracker.runtime import retention_for
+from tracker.runtime import Runtime, UseCases
 from tracker.settings import TrackerSettings
-from tracker.store import TrackerStore
 
 CLINIC = "clinic-bench"
 PROVIDERS = {Channel.SMS: "twilio", Channel.EMAIL: "smtp", Channel.PUSH: "webpush"}
@@ -123,22 +121,17 @@ def setup(items: list[Assignment], start: date) -> list[Event]:
 def reminder_chain(
     a: Assignment, day: date, purpose: str, at: datetime, stopped: bool, rng: random.Random
 ) -> list[Event]:
-    """reminder.due, then what the notifier and the provider report for it."""
+    """What the notifier and the provider report for a reminder."""
     rid = ref("rem", a.assignment_id, day, purpose)
-    common: dict[str, Any] = {"clinic_id": CLINIC, "reminder_id": rid, "client_ref": a.client_ref}
-    events: list[Event] = [
-        ReminderDue(
-            **common,
-            assignment_id=a.assignment_id,
-            assignment_version=1,
-            occurrence_date=day,
-            purpose=purpose,
-            planned_for=at,
-            activity_kind="mood_log",
-            activity_title="Mood log",
-            policy_id="pol-1",
-        )
-    ]
+    common: dict[str, Any] = {
+        "clinic_id": CLINIC,
+        "reminder_id": rid,
+        "client_ref": a.client_ref,
+        "assignment_id": a.assignment_id,
+        "occurrence_date": day,
+        "purpose": purpose,
+    }
+    events: list[Event] = []
     if stopped and a.channel is Channel.SMS:
         return [*events, NotificationSuppressed(**common, channel="sms", reason="opted_out")]
     provider = PROVIDERS[a.channel]
@@ -192,7 +185,7 @@ def completion(a: Assignment, day: date, at: datetime, rng: random.Random) -> Ev
 
 
 class Clock:
-    """The recorder's clock, moved through the simulated month."""
+    """The tracker's clock, moved through the simulated month."""
 
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -219,13 +212,13 @@ async def limited(jobs: Iterable[Awaitable[None]]) -> None:
     await asyncio.gather(*(one(j) for j in jobs))
 
 
-async def in_order(recorder: Recorder, events: list[Event]) -> None:
+async def in_order(cases: UseCases, events: list[Event]) -> None:
     for event in events:
-        await handle(recorder, event)  # type: ignore[arg-type]  # any tracker input
+        await handle(cases, event)  # type: ignore[arg-type]  # any tracker input
 
 
 async def feed_day(
-    recorder: Recorder, clock: Clock, items: list[Assignment], day: date, state: dict[str, Any]
+    cases: UseCases, clock: Clock, items: list[Assignment], day: date, state: dict[str, Any]
 ) -> None:
     rng: random.Random = state["rng"]
     stopped: set[str] = state["stopped"]
@@ -236,24 +229,26 @@ async def feed_day(
         ]
         state["reminders"] += len(chains)
         state["events"] += sum(len(c) for c in chains)
-        await limited(in_order(recorder, c) for c in chains)
+        await limited(in_order(cases, c) for c in chains)
         if purpose == "reminder":
-            await complete_some(recorder, clock, items, day, state)
-    await stop_some(recorder, items, state)
+            await complete_some(cases, clock, items, day, state)
+    await stop_some(cases, items, state)
+    clock.now = datetime(day.year, day.month, day.day, 23, tzinfo=UTC)
+    await cases.escalations.sweep()
 
 
 async def complete_some(
-    recorder: Recorder, clock: Clock, items: list[Assignment], day: date, state: dict[str, Any]
+    cases: UseCases, clock: Clock, items: list[Assignment], day: date, state: dict[str, Any]
 ) -> None:
     rng: random.Random = state["rng"]
     clock.now += timedelta(hours=4)
     done = [completion(a, day, clock.now, rng) for a in items if rng.random() < 0.7]
     state["completions"] += len(done)
     state["events"] += len(done)
-    await limited(in_order(recorder, [e]) for e in done)
+    await limited(in_order(cases, [e]) for e in done)
 
 
-async def stop_some(recorder: Recorder, items: list[Assignment], state: dict[str, Any]) -> None:
+async def stop_some(cases: UseCases, items: list[Assignment], state: dict[str, Any]) -> None:
     """About 1 % of clients text STOP over the month."""
     rng: random.Random = state["rng"]
     for a in items:
@@ -268,7 +263,7 @@ async def stop_some(recorder: Recorder, items: list[Assignment], state: dict[str
                 opted_out=True,
                 source="sms_keyword",
             )
-            await handle(recorder, stop)
+            await handle(cases, stop)
             state["events"] += 1
 
 
@@ -329,8 +324,7 @@ async def main(clients: int, days: int) -> dict[str, Any]:
     prefix = f"{settings.redis_prefix}:tracker"
     redis = Redis.from_url(REDIS_URL, max_connections=CONCURRENCY * 2)
     clock, publisher = Clock(), CountingPublisher()
-    store = TrackerStore(redis, prefix, retention_for(settings))
-    recorder = Recorder(store, publisher, clock=clock)
+    cases = Runtime(settings, clock=clock).open(redis, prefix, publisher)
     rng = random.Random(20_240_601)
     items = assignments(clients, rng)
     first = datetime.now(UTC).date() - timedelta(days=days)
@@ -339,9 +333,9 @@ async def main(clients: int, days: int) -> dict[str, Any]:
     try:
         before = await used_memory(redis)
         started = time.perf_counter()
-        await limited(in_order(recorder, [e]) for e in setup(items, first))
+        await limited(in_order(cases, [e]) for e in setup(items, first))
         for d in range(days):
-            await feed_day(recorder, clock, items, first + timedelta(days=d), state)
+            await feed_day(cases, clock, items, first + timedelta(days=d), state)
         fed_s = time.perf_counter() - started
         delta = await used_memory(redis) - before
         measured = await measure(redis, prefix, settings.stream_max_len)

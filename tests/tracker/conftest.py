@@ -28,7 +28,6 @@ from shared.contracts import (
     Event,
     Messaging,
     NotificationDispatched,
-    ReminderDue,
     Schedule,
     new_envelope,
 )
@@ -37,7 +36,7 @@ from shared.topology import TRACKER_QUEUE, Exchange, Topology
 from tests.support.infra import wait_for
 from tests.support.services import running
 from tracker.app import create_app
-from tracker.runtime import TrackerRuntime
+from tracker.runtime import Runtime
 from tracker.settings import TrackerSettings
 
 OPS = "ops-token-for-tests"
@@ -62,7 +61,7 @@ class Listener:
 @dataclass
 class Tracker:
     app: FastAPI
-    runtime: TrackerRuntime
+    runtime: Runtime
     topology: Topology
     channel: AbstractChannel
     listener: Listener
@@ -162,22 +161,6 @@ def policy_changed(
     )
 
 
-def due(reminder_id: str, assignment_id: str = "asg-1", clinic: str = "clinic-a") -> ReminderDue:
-    return ReminderDue(
-        clinic_id=clinic,
-        reminder_id=reminder_id,
-        assignment_id=assignment_id,
-        assignment_version=1,
-        client_ref="client-1",
-        occurrence_date=today_utc(),
-        purpose="reminder",
-        planned_for=datetime.now(UTC),
-        activity_kind="mood_log",
-        activity_title="Mood log",
-        policy_id="pol-1",
-    )
-
-
 def status(reminder_id: str, value: str, clinic: str = "clinic-a") -> DeliveryStatusChanged:
     return DeliveryStatusChanged(
         clinic_id=clinic,
@@ -191,11 +174,15 @@ def status(reminder_id: str, value: str, clinic: str = "clinic-a") -> DeliverySt
 
 
 def dispatched(reminder_id: str, clinic: str = "clinic-a", **extra: Any) -> NotificationDispatched:
+    """The notifier's send, naming what the outcome announcement needs (day, purpose...)."""
     return NotificationDispatched.model_validate(
         {
             "clinic_id": clinic,
             "reminder_id": reminder_id,
             "client_ref": "client-1",
+            "assignment_id": "asg-1",
+            "occurrence_date": today_utc(),
+            "purpose": "reminder",
             "channel": "sms",
             "provider": "twilio",
             "provider_message_id": f"SM-{reminder_id}",

@@ -15,7 +15,6 @@ from tests.tracker.conftest import (
     Tracker,
     assigned,
     dispatched,
-    due,
     policy_changed,
     settled,
     status,
@@ -74,7 +73,7 @@ async def test_same_ids_in_two_clinics_count_only_in_their_own(
     await wait_for(lambda: len(tracker.listener.of("completion.recorded")) >= DAYS)
     await settled(tracker)
 
-    alerts = await tracker.runtime.recorder.sweep_escalations()
+    alerts = await tracker.runtime.escalations.sweep()
     for clinic in (busy, quiet):
         await tracker.publish(session(clinic, client))
     await wait_for(lambda: len(tracker.listener.of("adherence.summary")) >= 2)
@@ -93,8 +92,8 @@ async def test_same_ids_in_two_clinics_count_only_in_their_own(
 async def test_the_same_reminder_id_in_two_clinics_keeps_two_outcomes(tracker: Tracker) -> None:
     one, other = f"clinic-{uuid.uuid4()}", f"clinic-{uuid.uuid4()}"
     rid = "rem-" + uuid.uuid4().hex
-    await tracker.publish(due(rid, "a-1", clinic=one))
-    await tracker.publish(due(rid, "a-1", clinic=other))
+    await tracker.publish(dispatched(rid, one, assignment_id="a-1"))
+    await tracker.publish(dispatched(rid, other, assignment_id="a-1"))
     await settled(tracker, 0.2)
     await tracker.publish(status(rid, "delivered", clinic=one))
     await wait_for(lambda: len(tracker.listener.of("reminder.delivered")) >= 1)
@@ -110,23 +109,24 @@ async def test_the_same_reminder_id_in_two_clinics_keeps_two_outcomes(tracker: T
 async def test_a_callback_the_notifier_could_not_place_finds_its_clinic(
     tracker: Tracker,
 ) -> None:
-    """A provider callback for a number the notifier does not know names the clinic
-    ``system``: the send's record says whose reminder it is, even if it comes later."""
+    """A callback for a message the previous release sent names the clinic ``system``
+    and no reminder: the send's record says whose it is, even if the send comes later
+    (the callback is retried meanwhile)."""
     clinic = f"clinic-{uuid.uuid4()}"
     rid = "rem-" + uuid.uuid4().hex
-    await tracker.publish(due(rid, "a-1", clinic=clinic))
-    await tracker.publish(status(rid, "delivered", clinic="system"))
+    legacy = status(rid, "delivered", clinic="system").model_copy(update={"reminder_id": None})
+    await tracker.publish(legacy)
     await settled(tracker, 0.2)
     assert tracker.listener.of("reminder.delivered") == []  # waits for the send
     await tracker.publish(dispatched(rid, clinic))
-    await wait_for(lambda: len(tracker.listener.of("reminder.delivered")) >= 1)
+    await wait_for(lambda: len(tracker.listener.of("reminder.delivered")) >= 1, timeout=30)
     [delivered] = tracker.listener.of("reminder.delivered")
     assert delivered["clinic_id"] == clinic
 
 
 async def test_refs_holding_a_colon_do_not_meet_another_clinics_keys(tracker: Tracker) -> None:
     """``c`` + ``1:a`` and ``c:1`` + ``a`` join to the same text with ``:``."""
-    store = tracker.runtime.recorder.store
+    store = tracker.runtime.store
     day = today_utc()
     data: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "source": "ehr"}
     assert await store.record_completion("c", "1:a", day, data)
@@ -138,7 +138,7 @@ async def test_the_upgrade_moves_records_kept_before_scoping_to_their_clinic(
     tracker: Tracker,
 ) -> None:
     """``python -m tracker.migrate``: what the old layout held, each clinic finds again."""
-    store = tracker.runtime.recorder.store
+    store = tracker.runtime.store
     clinic, assignment, day = f"clinic-{uuid.uuid4()}", str(uuid.uuid4()), today_utc()
     record = AssignmentRecord(
         clinic_id=clinic, assignment_id=assignment, version=2, client_ref="c-1"

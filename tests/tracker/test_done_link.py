@@ -18,7 +18,6 @@ from tests.tracker.conftest import (
     SECRET,
     Tracker,
     dispatched,
-    due,
     settings_for,
     settled,
     started,
@@ -38,15 +37,11 @@ def reminder_id() -> str:
 async def send_with_link(
     tracker: Tracker, secrets: tuple[str, ...] = (SECRET,), **extra: Any
 ) -> tuple[str, str, str]:
-    """reminder.due then its send with a done link, as scheduler and notifier announce
-    them; returns the link's path, the reminder and the assignment."""
+    """A send with a done link, as the notifier announces it; returns the link's path,
+    the reminder and the assignment."""
     rid, assignment = reminder_id(), str(uuid.uuid4())
     code = done_code(secrets, CLINIC, rid)
     when = {"link_expires_at": datetime.now(UTC) + timedelta(hours=72), **extra}
-    reminder = due(rid, assignment, clinic=CLINIC).model_copy(
-        update={"correlation_id": EHR_CORRELATION}
-    )
-    await tracker.publish(reminder)
     await tracker.publish(
         dispatched(
             rid,
@@ -100,7 +95,7 @@ async def test_opening_the_link_records_nothing_and_its_button_records_once(
         assert page.text.count("<button") == 1
     await settled(tracker)
     assert recorded(tracker) == []
-    store = tracker.runtime.recorder.store
+    store = tracker.runtime.store
     assert await store.completions(CLINIC, assignment) == {}
 
     first = await tracker.http.post(path)

@@ -53,7 +53,7 @@ def test_the_reminders_record_fills_what_the_send_leaves_out() -> None:
     record = link_record(sent(), reminder)
     assert record is not None
     assert (record.assignment_id, record.occurrence_date) == ("asg-9", date(2026, 3, 1))
-    assert record.correlation_id == "ehr-9"  # reminder.due's: the EHR's own
+    assert record.correlation_id == "ehr-9"  # the first word on the reminder: the EHR's
     assert record.expires_at == NOW + FALLBACK_VALID_FOR
     own = sent(assignment_id="asg-1", occurrence_date="2026-03-02", link_expires_at=NOW)
     assert link_record(own, {}) == RECORD.model_copy(

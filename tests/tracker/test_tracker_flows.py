@@ -26,7 +26,6 @@ from tests.tracker.conftest import (
     Tracker,
     assigned,
     dispatched,
-    due,
     policy_changed,
     settled,
     status,
@@ -40,8 +39,7 @@ A = {"Authorization": "Bearer token-clinic-a"}
 async def test_out_of_order_and_duplicate_callbacks_announce_delivery_once(
     tracker: Tracker,
 ) -> None:
-    await tracker.publish(due("rem-1"))
-    await tracker.publish(status("rem-1", "delivered"))
+    await tracker.publish(status("rem-1", "delivered"))  # before its send
     await tracker.publish(dispatched("rem-1"))  # late "sent"
     await tracker.publish(status("rem-1", "sent"))
     await tracker.publish(status("rem-1", "delivered"))  # duplicate
@@ -51,40 +49,45 @@ async def test_out_of_order_and_duplicate_callbacks_announce_delivery_once(
     assert len(delivered) == 1
     assert delivered[0]["reminder_id"] == "rem-1"
     assert delivered[0]["channel"] == "sms"
+    assert (delivered[0]["occurrence_date"], delivered[0]["purpose"]) == (
+        today_utc().isoformat(),
+        "reminder",
+    )
     overview = (await tracker.http.get("/api/overview", headers=A)).json()
     assert overview["totals"]["sent"] == 1
     assert overview["totals"]["delivered"] == 1
     assert overview["by_provider"]["twilio"]["delivered"] == 1
 
 
-async def test_a_callback_before_the_reminder_is_known_is_announced_when_it_arrives(
-    tracker: Tracker,
-) -> None:
-    await tracker.publish(dispatched("rem-2"))
+async def test_a_status_before_its_send_is_announced_by_the_send(tracker: Tracker) -> None:
+    """The callback names its reminder, so it is applied at once; the outcome waits for
+    what only the send says (assignment, day, purpose), then is announced once."""
     await tracker.publish(status("rem-2", "undelivered"))
-    await tracker.publish(due("rem-2"))
+    await settled(tracker, 0.2)
+    assert tracker.listener.of("reminder.failed") == []
+    await tracker.publish(dispatched("rem-2"))
     await wait_for(lambda: len(tracker.listener.of("reminder.failed")) >= 1)
     await settled(tracker)
     failed = tracker.listener.of("reminder.failed")
     assert len(failed) == 1
     assert failed[0]["reason"] == "undelivered"
+    assert failed[0]["assignment_id"] == "asg-1"
     latest = (await tracker.http.get("/api/overview", headers=A)).json()["failures"]
     assert latest[0]["status"] == "undelivered"
     assert set(latest[0]) == {"at", "reminder_id", "channel", "provider", "status", "reason"}
 
 
-async def test_a_callback_faster_than_the_notifiers_record_of_the_send_is_kept(
+async def test_a_callback_of_the_previous_release_waits_for_its_send(
     tracker: Tracker,
 ) -> None:
-    """The provider called back before the notifier knew which reminder the message is
-    (no reminder_id): the status waits for notification.dispatched, then counts."""
-    await tracker.publish(due("rem-3"))
+    """A message the previous release sent has a callback URL naming no reminder: it is
+    found through the record of its send, and retried (not parked) until that is here."""
     early = status("rem-3", "delivered").model_copy(update={"reminder_id": None})
     await tracker.publish(early)
     await settled(tracker)
     assert tracker.listener.of("reminder.delivered") == []
     await tracker.publish(dispatched("rem-3"))
-    await wait_for(lambda: len(tracker.listener.of("reminder.delivered")) >= 1)
+    await wait_for(lambda: len(tracker.listener.of("reminder.delivered")) >= 1, timeout=30)
     await tracker.publish(status("rem-3", "delivered").model_copy(update={"reminder_id": None}))
     await settled(tracker)
     [delivered] = tracker.listener.of("reminder.delivered")
@@ -186,14 +189,15 @@ async def test_adherence_summary_on_session_upcoming(tracker: Tracker) -> None:
 
 
 async def test_clinician_alert_once_per_run_of_misses(tracker: Tracker) -> None:
+    """Misses come from time passing: the periodic sweep finds them (no reminder.due any
+    more), once per run however often it runs."""
     await tracker.publish(policy_changed(after_missed=3))
     await tracker.publish(assigned(days_ago=5))
-    await tracker.publish(due("rem-a"))
-    await tracker.publish(due("rem-b"))
+    await settled(tracker, 0.1)
+    sweeps = [await tracker.runtime.escalations.sweep() for _ in range(2)]
     await wait_for(lambda: len(tracker.listener.of("clinician.alert")) >= 1)
-    await settled(tracker)
-    assert await tracker.runtime.recorder.sweep_escalations() == 0
     await asyncio.sleep(0.3)
+    assert sweeps == [1, 0]
     [alert] = tracker.listener.of("clinician.alert")
     assert alert["consecutive_missed"] == 5
     assert alert["assignment_id"] == "asg-1"
@@ -223,9 +227,8 @@ async def test_bad_input_goes_to_the_dead_letter_queue_with_a_reason(
 
 
 async def test_dashboard_api_needs_a_token_and_scopes_clinics(tracker: Tracker) -> None:
-    await tracker.publish(due("rem-a1", clinic="clinic-a"))
+    await tracker.publish(dispatched("rem-a1", clinic="clinic-a"))
     await tracker.publish(status("rem-a1", "delivered", clinic="clinic-a"))
-    await tracker.publish(due("rem-b1", clinic="clinic-b"))
     await tracker.publish(
         NotificationFailed(
             clinic_id="clinic-b",
@@ -309,12 +312,11 @@ async def test_metrics_show_handling_outcomes_and_retries(tracker: Tracker) -> N
 async def test_outcomes_from_provider_callbacks_carry_the_ehrs_correlation_id(
     tracker: Tracker, outcome: str
 ) -> None:
-    """The EHR's id travels with the reminder (reminder.due, the notifier's send); a
+    """The EHR's id travels with the reminder (the notifier's send carries it); a
     provider callback, with an id of its own, must not replace it on the outcome."""
     ehr = "ehr-req-7f3c2a"
     rid = "rem-" + "5e" * 16
     await tracker.publish(assigned().model_copy(update={"correlation_id": ehr}))
-    await tracker.publish(due(rid).model_copy(update={"correlation_id": ehr}))
     await tracker.publish(dispatched(rid, correlation_id=ehr))
     await settled(tracker, 0.1)
     callback = status(rid, outcome).model_copy(update={"reminder_id": None})

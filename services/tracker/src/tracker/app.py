@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 
 from shared.contracts import (
@@ -14,20 +12,18 @@ from shared.contracts import (
     ReminderDue,
     ReminderFailed,
 )
-from shared.logging import get_logger
 from shared.service import Service, create_http_app
 from shared.topology import TRACKER_QUEUE
 from tracker import handlers
 from tracker.dashboard import dashboard_router
 from tracker.links import done_router
-from tracker.runtime import TrackerRuntime
+from tracker.runtime import Runtime
 from tracker.settings import TrackerSettings
 
 NAME = "tracker"
-log = get_logger("tracker.app")
 
 
-def build(settings: TrackerSettings | None = None) -> tuple[Service, TrackerRuntime]:
+def build(settings: TrackerSettings | None = None) -> tuple[Service, Runtime]:
     """The service and the runtime its handlers and routes share."""
     settings = settings or TrackerSettings()
     service = Service(
@@ -43,26 +39,11 @@ def build(settings: TrackerSettings | None = None) -> tuple[Service, TrackerRunt
             ReminderDue,  # encouragement messages travel to the notifier as reminders
         ),
     )
-    runtime = TrackerRuntime(service, settings)
+    runtime = Runtime(settings)
+    service.on_start.append(runtime.start)
+    service.on_stop.append(runtime.stop)
     handlers.register(service, runtime)
-    service.on_start.append(lambda _: _start(runtime))
-    service.on_stop.append(lambda _: runtime.queues.close())
     return service, runtime
-
-
-async def _start(runtime: TrackerRuntime) -> None:
-    runtime.start()
-    runtime.service.spawn(_escalation_loop(runtime), "escalation")
-
-
-async def _escalation_loop(runtime: TrackerRuntime) -> None:
-    """Misses happen by time passing, not by a message: check every active assignment."""
-    while True:
-        await asyncio.sleep(runtime.settings.escalation_interval_seconds)
-        try:
-            await runtime.recorder.sweep_escalations()
-        except Exception:  # a Redis or broker hiccup: try again next round
-            log.exception("escalation sweep failed")
 
 
 def create_service(settings: TrackerSettings | None = None) -> Service:

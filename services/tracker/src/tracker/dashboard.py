@@ -11,14 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tracker.auth import Viewer, viewer_for
 from tracker.overview import merge_latest, summarize
-from tracker.runtime import TrackerRuntime
+from tracker.runtime import Runtime
 from tracker.store import hours_back
 
 MAX_HOURS = 24 * 35  # the hourly counters' retention
 Auth = Annotated[str | None, Header()]
 
 
-def dashboard_router(runtime: TrackerRuntime) -> APIRouter:
+def dashboard_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
     html = files("tracker").joinpath("static/dashboard.html").read_text()
 
@@ -34,7 +34,7 @@ def dashboard_router(runtime: TrackerRuntime) -> APIRouter:
     @router.get("/api/whoami")
     async def whoami(authorization: Auth = None) -> dict[str, Any]:
         viewer = viewer_for(runtime.settings, authorization)
-        clinics = await runtime.recorder.store.clinics() if viewer.is_ops else [viewer.clinic_id]
+        clinics = await runtime.store.clinics() if viewer.is_ops else [viewer.clinic_id]
         return {"scope": "ops" if viewer.is_ops else "clinic", "clinics": clinics}
 
     @router.get("/api/overview")
@@ -50,9 +50,9 @@ def dashboard_router(runtime: TrackerRuntime) -> APIRouter:
 
 
 async def build_overview(
-    runtime: TrackerRuntime, viewer: Viewer, clinic: str | None, hours: int
+    runtime: Runtime, viewer: Viewer, clinic: str | None, hours: int
 ) -> dict[str, Any]:
-    store = runtime.recorder.store
+    store = runtime.store
     now = datetime.now(UTC)
     buckets = hours_back(now, hours)
     clinics = [clinic] if clinic else await store.clinics()

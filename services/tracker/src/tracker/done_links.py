@@ -18,12 +18,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from shared.contracts import CompletionSource, NotificationDispatched, utcnow
 from shared.links import is_authentic
 from shared.logging import get_logger
 from shared.service import redis_text
-from tracker.recorder import CompletionInput, Recorder
+from tracker.decide.completion import CompletionInput
+from tracker.store import SideWrite, TrackerStore
+from tracker.usecases.completion import Completions
 
 log = get_logger("tracker.done_links")
 DAY = 86_400
@@ -74,9 +77,9 @@ def link_state(authentic: bool, record: LinkRecord | None, now: datetime) -> Lin
 
 
 def link_record(event: NotificationDispatched, reminder: Mapping[str, str]) -> LinkRecord | None:
-    """What the code in this send stands for. The reminder's own record (from its
-    reminder.due) fills what the event leaves out; None when the day or assignment is
-    still unknown (nothing could be recorded from such a link)."""
+    """What the code in this send stands for. The reminder's own record (what earlier
+    events about it said) fills what an older notifier's send leaves out; None when the
+    day or assignment is still unknown (nothing could be recorded from such a link)."""
     assignment_id = event.assignment_id or reminder.get("assignment_id")
     day = event.occurrence_date or _date(reminder.get("occurrence_date"))
     if assignment_id is None or day is None:
@@ -87,7 +90,7 @@ def link_record(event: NotificationDispatched, reminder: Mapping[str, str]) -> L
         client_ref=event.client_ref,
         occurrence_date=day,
         reminder_id=event.reminder_id,
-        # reminder.due brings the EHR's id; the notifier's send repeats it.
+        # The EHR's id: the first event about the reminder recorded it; the send repeats it.
         correlation_id=reminder.get("correlation_id") or event.correlation_id,
         expires_at=event.link_expires_at or event.occurred_at + FALLBACK_VALID_FOR,
     )
@@ -109,12 +112,24 @@ class LinkRecords:
     def _key(self, code: str) -> str:
         return f"{self.prefix}:link:{code}"
 
-    async def put(self, code: str, record: LinkRecord) -> bool:
+    def _args(self, record: LinkRecord) -> list[Any]:
         expires = int(record.expires_at.timestamp())
         fields: dict[str, str] = record.model_dump(mode="json") | {"expires_at": str(expires)}
         pairs = [item for pair in fields.items() for item in pair]
-        args: list[Any] = [record.clinic_id, record.reminder_id, expires, expires + self.grace]
-        return bool(await self._put(keys=[self._key(code)], args=[*args, *pairs]))
+        return [record.clinic_id, record.reminder_id, expires, expires + self.grace, *pairs]
+
+    async def put(self, code: str, record: LinkRecord) -> bool:
+        return bool(await self._put(keys=[self._key(code)], args=self._args(record)))
+
+    def write(self, code: str, record: LinkRecord) -> SideWrite:
+        """``put`` as a write beside a delivery commit (same round trip). EVAL, not
+        EVALSHA: a script Redis forgot cannot fail it after the commit went through."""
+        key, args = self._key(code), self._args(record)
+
+        def write(pipe: Pipeline) -> None:
+            pipe.eval(_PUT, 1, key, *args)
+
+        return write
 
     async def get(self, code: str) -> LinkRecord | None:
         raw = await self.redis.hgetall(self._key(code))
@@ -138,37 +153,46 @@ class DoneLinks:
     def __init__(
         self,
         records: LinkRecords,
-        recorder: Recorder,
+        store: TrackerStore,
+        completions: Completions,
         secrets: Sequence[str],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.records = records
-        self.recorder = recorder
+        self.store = store
+        self.completions = completions
         self.secrets = tuple(secrets)
         self.clock = clock
 
+    def write(self, event: NotificationDispatched) -> SideWrite | None:
+        """The record of the send's code, written with the send's delivery commit; None
+        when there is none, or when the send leaves the day or assignment to the
+        reminder's own record (an older notifier's: see ``remember``)."""
+        if event.link_code is None or _incomplete(event) or not self._authentic(event):
+            return None
+        record = link_record(event, {})
+        return None if record is None else self.records.write(event.link_code, record)
+
     async def remember(self, event: NotificationDispatched) -> None:
+        """An older notifier's send that names no assignment or day: those come from
+        the reminder's record (a read and a write of their own)."""
         code = event.link_code
-        if code is None:
+        if code is None or not _incomplete(event) or not self._authentic(event):
             return
-        if not is_authentic(self.secrets, code):
-            # Nobody could use it: the notifier signs with a secret we do not hold.
-            log.warning("done link code fails TRACKER_LINK_SECRETS; do the secret lists match?")
-            return
-        # The notifier's send names the assignment and day; only an older notifier's
-        # leaves them to the reminder's own record, so only then is it read.
-        complete = event.assignment_id is not None and event.occurrence_date is not None
-        reminder = (
-            {}
-            if complete
-            else await self.recorder.store.reminder(event.clinic_id, event.reminder_id)
-        )
+        reminder = await self.store.reminder(event.clinic_id, event.reminder_id)
         record = link_record(event, reminder)
         if record is None:
             log.warning("done link without an assignment or day", reminder_id=event.reminder_id)
             return
         if not await self.records.put(code, record):
             log.warning("done link code already names another reminder; kept the first")
+
+    def _authentic(self, event: NotificationDispatched) -> bool:
+        if event.link_code is not None and is_authentic(self.secrets, event.link_code):
+            return True
+        # Nobody could use it: the notifier signs with a secret we do not hold.
+        log.warning("done link code fails TRACKER_LINK_SECRETS; do the secret lists match?")
+        return False
 
     async def look(self, code: str) -> Look:
         """What a GET shows. Reads only: opening a link never records anything."""
@@ -177,8 +201,7 @@ class DoneLinks:
         state = link_state(authentic, record, self.clock())
         if state is not LinkState.VALID or record is None:
             return Look(state)
-        store = self.recorder.store
-        done = await store.is_completed(
+        done = await self.store.is_completed(
             record.clinic_id, record.assignment_id, record.occurrence_date
         )
         return Look(state, record, already_done=done)
@@ -198,5 +221,9 @@ class DoneLinks:
             source=CompletionSource.LINK,
         )
         caused = {"clinic_id": r.clinic_id, "correlation_id": r.correlation_id}
-        added = await self.recorder.record_completion(completion, caused)
+        added = await self.completions.record(completion, caused)
         return Look(look.state, r, already_done=not added)
+
+
+def _incomplete(event: NotificationDispatched) -> bool:
+    return event.assignment_id is None or event.occurrence_date is None

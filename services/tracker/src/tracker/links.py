@@ -13,7 +13,7 @@ from shared.links import DONE_PATH
 from shared.logging import get_logger
 from tracker import metrics, pages
 from tracker.done_links import LinkState, Look
-from tracker.runtime import TrackerRuntime
+from tracker.runtime import Runtime
 
 log = get_logger("tracker.links")
 LEGACY_DONE_PATH = "/done"  # the long signed tokens of earlier versions
@@ -48,7 +48,7 @@ def refused(method: str, look: Look) -> HTMLResponse:
     return respond(method, look.state.value, body, status, retry=look.state is LinkState.UNKNOWN)
 
 
-def done_router(runtime: TrackerRuntime) -> APIRouter:
+def done_router(runtime: Runtime) -> APIRouter:
     router = APIRouter()
 
     @router.get(DONE_PATH + "/{code}", response_class=HTMLResponse)

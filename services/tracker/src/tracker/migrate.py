@@ -21,10 +21,11 @@ from redis.asyncio import Redis
 
 from shared.service import redis_text
 from tracker.app import NAME
+from tracker.keys import scoped
 from tracker.records import AssignmentRecord
 from tracker.runtime import retention_for
 from tracker.settings import TrackerSettings
-from tracker.store import DAY, TrackerStore, scoped
+from tracker.store import DAY, TrackerStore
 
 
 async def _legacy(store: TrackerStore, kind: str) -> list[str]:
@@ -42,10 +43,8 @@ async def _assignment(store: TrackerStore, assignment_id: str) -> None:
     record = AssignmentRecord.model_validate_json(raw)
     clinic_id = record.clinic_id
 
-    def keep(current: AssignmentRecord | None) -> AssignmentRecord | None:
-        return record if current is None else None
-
-    await store.update_assignment(clinic_id, assignment_id, keep)
+    # Only where the new layout holds nothing yet (compare-and-set against "none").
+    await store.commit_assignment("", record)
     old_done = store.key("completions", assignment_id)
     for day, value in (await store.redis.hgetall(old_done)).items():
         new_done = store.key("completions", scoped(clinic_id, assignment_id))

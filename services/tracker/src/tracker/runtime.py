@@ -1,50 +1,119 @@
-"""What the tracker's handlers and routes share: built at start-up, once Redis is connected."""
+"""What the tracker's handlers and routes share: built when the service starts (Redis is
+connected then), closed when it stops."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from redis.asyncio import Redis
+
+from shared.contracts import utcnow
+from shared.logging import get_logger
+from shared.ordering import InOrder
 from shared.service import Service
 from shared.settings import secret_values
 from tracker.done_links import DoneLinks, LinkRecords
 from tracker.queues import QueueInspector
-from tracker.recorder import Recorder
 from tracker.settings import TrackerSettings
 from tracker.store import Retention, TrackerStore
+from tracker.usecases.assignments import Assignments
+from tracker.usecases.completion import Completions
+from tracker.usecases.delivery import Delivery
+from tracker.usecases.escalation import Escalations
+from tracker.usecases.publishing import Publisher
+from tracker.usecases.summary import Summaries
+
+log = get_logger("tracker.runtime")
+
+
+@dataclass(frozen=True)
+class UseCases:
+    store: TrackerStore
+    delivery: Delivery
+    completions: Completions
+    summaries: Summaries
+    escalations: Escalations
+    assignments: Assignments
+    links: DoneLinks
+    order: InOrder = field(default_factory=InOrder)
 
 
 @dataclass
-class TrackerRuntime:
-    service: Service
+class Runtime:
     settings: TrackerSettings
-    _recorder: Recorder | None = None
-    _links: DoneLinks | None = None
-    queues: QueueInspector = field(init=False)
+    clock: Callable[[], datetime] = utcnow
+    _cases: UseCases | None = None
+    _queues: QueueInspector | None = None
 
-    def __post_init__(self) -> None:
-        self.queues = QueueInspector(self.settings.amqp_url, self.service.topology)
+    async def start(self, service: Service) -> None:
+        self.open(service.redis, service.key(), service.publisher)
+        self._queues = QueueInspector(self.settings.amqp_url, service.topology)
+        service.spawn(escalation_loop(self, service), "escalation")
+
+    async def stop(self, service: Service) -> None:
+        if self._queues is not None:
+            await self._queues.close()
+        self._cases = self._queues = None
+
+    def open(self, redis: Redis, prefix: str, publisher: Publisher) -> UseCases:
+        """The use cases on this Redis and publisher (``start``, or a bench without a broker)."""
+        s, clock = self.settings, self.clock
+        store = TrackerStore(redis, prefix, retention_for(s))
+        completions = Completions(store, publisher, clock)
+        records = LinkRecords(redis, prefix, s.link_grace_days)
+        self._cases = UseCases(
+            store=store,
+            delivery=Delivery(store, publisher, clock),
+            completions=completions,
+            summaries=Summaries(store, publisher, clock, s.summary_default_days),
+            escalations=Escalations(store, publisher, clock),
+            assignments=Assignments(store),
+            links=DoneLinks(records, store, completions, secret_values(s.link_secrets), clock),
+        )
+        return self._cases
 
     @property
-    def recorder(self) -> Recorder:
-        if self._recorder is None:
-            raise RuntimeError("the recorder exists once the service has started")
-        return self._recorder
+    def cases(self) -> UseCases:
+        if self._cases is None:
+            raise RuntimeError("the tracker's use cases exist once the service has started")
+        return self._cases
+
+    @property
+    def store(self) -> TrackerStore:
+        return self.cases.store
 
     @property
     def links(self) -> DoneLinks:
-        if self._links is None:
-            raise RuntimeError("the done links exist once the service has started")
-        return self._links
+        return self.cases.links
 
-    def start(self) -> None:
-        s = self.settings
-        redis, prefix = self.service.redis, self.service.key()
-        store = TrackerStore(redis, prefix, retention_for(s))
-        self._recorder = Recorder(
-            store, self.service.publisher, summary_days=s.summary_default_days
-        )
-        records = LinkRecords(redis, prefix, s.link_grace_days)
-        self._links = DoneLinks(records, self._recorder, secret_values(s.link_secrets))
+    @property
+    def escalations(self) -> Escalations:
+        return self.cases.escalations
+
+    @property
+    def order(self) -> InOrder:
+        return self.cases.order
+
+    @property
+    def queues(self) -> QueueInspector:
+        if self._queues is None:
+            raise RuntimeError("the queue inspector exists once the service has started")
+        return self._queues
+
+
+async def escalation_loop(runtime: Runtime, service: Service) -> None:
+    """Misses happen by time passing, not by a message: sweep every active assignment."""
+    while True:
+        await asyncio.sleep(runtime.settings.escalation_interval_seconds)
+        if not service.broker.running:  # start hooks run before the broker connects
+            continue
+        try:
+            await runtime.escalations.sweep()
+        except Exception:  # a Redis or broker hiccup: try again next round
+            log.exception("escalation sweep failed")
 
 
 def retention_for(s: TrackerSettings) -> Retention:

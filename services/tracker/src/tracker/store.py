@@ -1,92 +1,40 @@
-"""The tracker's Redis storage, with bounded retention everywhere.
+"""The tracker's one Redis adapter: loads what a decision needs, commits it once.
 
-Assignment, client, reminder and policy ids are opaque refs each EHR tenant chooses, so
-two clinics can both send ``a-1``: every key holding such a ref names it with its clinic,
-as ``<clinic>/<ref>`` (``scoped``). A ref cannot contain ``/``, so the pair is never
-ambiguous, where ``:`` (allowed in refs) would be.
+The key layout is in ``keys.py``, the commit scripts in ``lua.py``. Retention is bounded
+everywhere: per-reminder state and claims expire after the delivery retention,
+assignments and completions after the assignment retention (from their last write),
+counters per bucket, streams are capped; only the small indexes (``active``,
+``clinics``, policies) have no TTL.
 
-- assignments: one JSON record per assignment (version-guarded), indexed per client;
-- completions: a hash per assignment, one field per occurrence day, written with HSETNX
-  so each occurrence is recorded once whatever the source;
-- delivery: a hash per message (reminder x channel) and per reminder, rank-guarded in
-  Lua so out-of-order callbacks cannot move a state backwards; both expire. The two
-  share the hash tag ``{<clinic>/<reminder>}``, so the script is valid on Redis Cluster;
-- provider message ids: which clinic's reminder each provider message belongs to (the
-  provider's own id is global, not a tenant's ref), and the status callbacks that
-  arrived before we knew (parked until the send is announced);
-- counters: per clinic and hour (and day), one hash whose fields are
-  ``channel|provider|outcome`` (and ``reason|...``, ``optout|...``), each bucket expiring;
-- streams: recent failures and opt-outs per clinic, capped with XADD MAXLEN ~;
-- scheduler backlog: the latest report per replica, expiring when a replica goes quiet.
+A load is one round trip (a pipeline), a commit one script; a commit that two replicas
+could race carries what the decision was made on (the reminder's ``rev``, the record's
+bytes) and is refused when that changed, so the caller loads and decides again.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
-from shared.contracts import ClinicPolicy, DeliveryStatus
+from shared.contracts import ClinicPolicy
 from shared.service import redis_text
+from tracker import lua
 from tracker.adherence import Completion
-from tracker.delivery import LEFT_US, RANK, Transition, advance
+from tracker.decide.delivery import Change, Fact, Loaded
+from tracker.keys import LATEST, Keys, scoped, unscoped
 from tracker.records import AssignmentRecord
 
 DAY = 86_400
-
-# KEYS: message hash, reminder hash. ARGV: status, rank, provider, ttl, channel, left.
-# Returns the previous status of the message and of the reminder ('' when new), and
-# whether the message had already been seen leaving us (ARGV[6] = '1' sets that flag).
-_ADVANCE = """
-local prev = redis.call('HGET', KEYS[1], 'status') or ''
-local left = redis.call('HGET', KEYS[1], 'left') or '0'
-if ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'left', '1') end
-local prank = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
-local rank = tonumber(ARGV[2])
-if rank > prank then
-  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'rank', rank)
-end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'provider', ARGV[3]) end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-local rprev = redis.call('HGET', KEYS[2], 'best') or ''
-local rrank = tonumber(redis.call('HGET', KEYS[2], 'best_rank') or '-1')
-if rank > rrank then
-  redis.call('HSET', KEYS[2], 'best', ARGV[1], 'best_rank', rank, 'best_channel', ARGV[5])
-end
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-return {prev, rprev, left}
-"""
-
-
-# KEYS: message-id map, parked list. ARGV: the status event (JSON), ttl, park ('1'/'0').
-# ``<clinic>/<reminder>`` if the message is known; otherwise '' (and the event is parked
-# when ARGV[3] is '1').
-_RESOLVE_OR_PARK = """
-local reminder = redis.call('GET', KEYS[1])
-if reminder then return reminder end
-if ARGV[3] == '1' then
-  redis.call('RPUSH', KEYS[2], ARGV[1])
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
-end
-return ''
-"""
-
-# KEYS: message-id map, parked list. ARGV: <clinic>/<reminder>, ttl. Maps the message and hands
-# back what was parked for it. Both scripts are atomic, so a status either finds the
-# map or is parked before the map is written, and then handed back here: never lost.
-_MAP_AND_UNPARK = """
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-local parked = redis.call('LRANGE', KEYS[2], 0, -1)
-redis.call('DEL', KEYS[2])
-return parked
-"""
-PARKED_DAYS = 2
-_LATEST = "_latest"  # never a policy id: refs start with a letter or digit
+# A write that rides along with a commit in the same round trip; it must be idempotent,
+# since a refused commit is sent again with it.
+SideWrite = Callable[[Pipeline], None]
 
 
 @dataclass(frozen=True)
@@ -100,310 +48,326 @@ class Retention:
 
 
 @dataclass(frozen=True)
-class Advanced:
-    message: Transition
-    reminder: Transition
+class ClientView:
+    """A client's assignments with their completions, as one summary needs them."""
 
-
-def hour_bucket(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%d%H")
-
-
-def day_bucket(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%d")
-
-
-def _status(raw: bytes | str | None) -> DeliveryStatus | None:
-    if not raw:
-        return None
-    return DeliveryStatus(raw.decode() if isinstance(raw, bytes) else raw)
-
-
-def scoped(clinic_id: str, ref: str) -> str:
-    """A tenant's ref named with its clinic: the form every key and claim uses."""
-    return f"{clinic_id}/{ref}"
-
-
-def unscoped(value: str) -> tuple[str, str] | None:
-    """``scoped`` undone; None for a value written before refs were scoped (no ``/``)."""
-    clinic_id, slash, ref = value.partition("/")
-    return (clinic_id, ref) if slash else None
+    records: list[AssignmentRecord]
+    completions: dict[str, dict[date, Completion]]  # by assignment id
 
 
 class TrackerStore:
     def __init__(self, redis: Redis, prefix: str, retention: Retention = Retention()) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.keys = Keys(prefix)
         self.retention = retention
-        self._advance = redis.register_script(_ADVANCE)
-        self._resolve_or_park = redis.register_script(_RESOLVE_OR_PARK)
-        self._map_and_unpark = redis.register_script(_MAP_AND_UNPARK)
+        self._delivery = redis.register_script(lua.DELIVERY_COMMIT)
+        self._assignment = redis.register_script(lua.ASSIGNMENT_COMMIT)
+        self._policy = redis.register_script(lua.POLICY_PUT)
+        self._completion = redis.register_script(lua.COMPLETION_COMMIT)
+
+    @property
+    def prefix(self) -> str:
+        return self.keys.prefix
 
     def key(self, *parts: str) -> str:
-        return ":".join((self.prefix, *parts))
+        return self.keys.key(*parts)
 
-    # -- assignments -------------------------------------------------------------------
+    # -- delivery ---------------------------------------------------------------------
 
-    async def update_assignment(
-        self,
-        clinic_id: str,
-        assignment_id: str,
-        change: Callable[[AssignmentRecord | None], AssignmentRecord | None],
-    ) -> AssignmentRecord | None:
-        """Read-modify-write under WATCH; ``change`` returns None to leave it as it is."""
-        key = self.key("assignment", scoped(clinic_id, assignment_id))
-        member = scoped(clinic_id, assignment_id)
-        while True:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    current = AssignmentRecord.model_validate_json(raw) if raw else None
-                    new = change(current)
-                    if new is None:
-                        await pipe.unwatch()  # type: ignore[no-untyped-call]
-                        return current
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, new.model_dump_json(), ex=self.retention.assignment_days * DAY)
-                    index = self.key("client", scoped(clinic_id, new.client_ref))
-                    pipe.sadd(index, assignment_id)
-                    pipe.expire(index, self.retention.assignment_days * DAY)
-                    if new.status == "cancelled":
-                        pipe.srem(self.key("active"), member)
-                    else:
-                        pipe.sadd(self.key("active"), member)
-                    await pipe.execute()
-                    return new
-                except WatchError:
-                    continue
+    async def load_delivery(self, clinic_id: str, reminder_id: str, channel: str) -> Loaded:
+        """The reminder, its message on ``channel`` and the outcomes the previous layout
+        claimed: one round trip."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(k.reminder(clinic_id, reminder_id))
+            pipe.hgetall(k.message(clinic_id, reminder_id, channel))
+            for kind in ("delivered", "failed"):
+                pipe.exists(k.legacy_outcome(clinic_id, reminder_id, kind))
+            reminder, message, delivered, failed = await pipe.execute()
+        before = {kind for kind, n in (("delivered", delivered), ("failed", failed)) if n}
+        return Loaded(_texts(reminder), _texts(message), frozenset(before))
 
-    async def assignment(self, clinic_id: str, assignment_id: str) -> AssignmentRecord | None:
-        raw = await self.redis.get(self.key("assignment", scoped(clinic_id, assignment_id)))
-        return AssignmentRecord.model_validate_json(raw) if raw else None
+    async def commit_delivery(
+        self, fact: Fact, change: Change, rev: int, now: datetime, also: Sequence[SideWrite] = ()
+    ) -> tuple[bool, Exception | None]:
+        """One round trip: the change if ``rev`` still holds, with the side writes. False
+        if another commit came first (nothing of the change was written); with the error
+        of a side write that failed (the commit stands either way)."""
+        k, r = self.keys, self.retention
+        hourly, daily = k.counts(fact.clinic_id, now)
+        keys = [
+            k.reminder(fact.clinic_id, fact.reminder_id),
+            k.message(fact.clinic_id, fact.reminder_id, fact.channel),
+            hourly,
+            daily,
+            k.clinics,
+            k.stream("failures", fact.clinic_id),
+        ]
+        body = {
+            "reminder": list(change.reminder.items()),
+            "message": list(change.message.items()),
+            "counts": list(change.counts.items()),
+            "failure": [x for pair in (change.failure or {}).items() for x in pair],
+            "claim": change.claim or "",
+        }
+        ttls = [r.delivery_days * DAY, r.hourly_counter_days * DAY, r.daily_counter_days * DAY]
+        args = [rev, *ttls, r.stream_max_len, fact.clinic_id, json.dumps(body)]
+        result, error = await self._pipelined(self._delivery.sha, keys, args, also)
+        return int(result) >= 0, error
 
-    async def client_assignments(self, clinic_id: str, client_ref: str) -> list[AssignmentRecord]:
-        ids = await self.redis.smembers(self.key("client", scoped(clinic_id, client_ref)))
-        records = [await self.assignment(clinic_id, redis_text(i)) for i in sorted(ids)]
-        return [r for r in records if r is not None]
+    async def release_outcome(self, clinic_id: str, reminder_id: str, claim: str) -> None:
+        """Undo an announcement's claim whose publish failed: the retry announces."""
+        await self.redis.hdel(self.keys.reminder(clinic_id, reminder_id), claim)
 
-    async def active_assignments(self) -> list[tuple[str, str]]:
-        """(clinic, assignment) of every assignment not cancelled."""
-        found: list[tuple[str, str]] = []
-        for raw in sorted(redis_text(i) for i in await self.redis.smembers(self.key("active"))):
-            pair = unscoped(raw)
-            if pair is None:  # written before ids were scoped by clinic: no longer read
-                await self.redis.srem(self.key("active"), raw)
-                continue
-            found.append(pair)
-        return found
+    def map_message(
+        self, provider: str, message_id: str, clinic_id: str, reminder_id: str
+    ) -> SideWrite:
+        """Whose reminder a provider message is, for callbacks that do not say."""
+        key = self.keys.provider_message(provider, message_id)
+        ttl = self.retention.delivery_days * DAY
 
-    async def forget_active(self, clinic_id: str, assignment_id: str) -> None:
-        await self.redis.srem(self.key("active"), scoped(clinic_id, assignment_id))
+        def write(pipe: Pipeline) -> None:
+            pipe.set(key, scoped(clinic_id, reminder_id), ex=ttl)
 
-    # -- completions -------------------------------------------------------------------
+        return write
 
-    def _completions_key(self, clinic_id: str, assignment_id: str) -> str:
-        return self.key("completions", scoped(clinic_id, assignment_id))
-
-    async def record_completion(
-        self, clinic_id: str, assignment_id: str, day: date, data: Mapping[str, Any]
-    ) -> bool:
-        """True if this occurrence had no completion yet (and now has this one)."""
-        key = self._completions_key(clinic_id, assignment_id)
-        added = bool(await self.redis.hsetnx(key, day.isoformat(), json.dumps(data)))
-        await self.redis.expire(key, self.retention.assignment_days * DAY)
-        return added
-
-    async def unrecord_completion(self, clinic_id: str, assignment_id: str, day: date) -> None:
-        """Undo a completion whose announcement could not be published (it will be retried)."""
-        await self.redis.hdel(self._completions_key(clinic_id, assignment_id), day.isoformat())
-
-    async def is_completed(self, clinic_id: str, assignment_id: str, day: date) -> bool:
-        key = self._completions_key(clinic_id, assignment_id)
-        return bool(await self.redis.hexists(key, day.isoformat()))
-
-    async def completions(self, clinic_id: str, assignment_id: str) -> dict[date, Completion]:
-        raw = await self.redis.hgetall(self._completions_key(clinic_id, assignment_id))
-        result: dict[date, Completion] = {}
-        for field, value in raw.items():
-            day = date.fromisoformat(redis_text(field))
-            data = json.loads(value)
-            result[day] = Completion(day, data.get("rating"), data.get("note"))
-        return result
-
-    # -- delivery state ----------------------------------------------------------------
-
-    def _reminder_tag(self, clinic_id: str, reminder_id: str) -> str:
-        return "{" + scoped(clinic_id, reminder_id) + "}"
-
-    async def remember_reminder(
-        self, clinic_id: str, reminder_id: str, meta: Mapping[str, str]
-    ) -> None:
-        key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
-        await self.redis.hset(key, mapping=cast(Any, dict(meta)))
-        await self.redis.expire(key, self.retention.delivery_days * DAY)
-
-    async def remember_reminder_once(
-        self, clinic_id: str, reminder_id: str, field: str, value: str
-    ) -> None:
-        """Set ``field`` unless the reminder already has it (the first word stands)."""
-        key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
-        await self.redis.hsetnx(key, field, value)
-        await self.redis.expire(key, self.retention.delivery_days * DAY)
+    async def reminder_of(self, provider: str, message_id: str) -> tuple[str, str] | None:
+        raw = await self.redis.get(self.keys.provider_message(provider, message_id))
+        return unscoped(redis_text(raw)) if raw else None
 
     async def reminder(self, clinic_id: str, reminder_id: str) -> dict[str, str]:
-        key = self.key("reminder", self._reminder_tag(clinic_id, reminder_id))
-        raw = await self.redis.hgetall(key)
-        return {redis_text(k): redis_text(v) for k, v in raw.items()}
+        return _texts(await self.redis.hgetall(self.keys.reminder(clinic_id, reminder_id)))
 
-    async def advance(
+    async def _pipelined(
+        self, sha: str, keys: list[str], args: list[Any], also: Sequence[SideWrite]
+    ) -> tuple[Any, Exception | None]:
+        """EVALSHA in a pipeline with the side writes (not through ``Script.__call__``,
+        whose pipeline path asks SCRIPT EXISTS first: a round trip on every commit).
+        The script's result, and the first side write's error if one failed."""
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+                for write in also:
+                    write(pipe)
+                result, *others = await pipe.execute(raise_on_error=False)
+            if not isinstance(result, NoScriptError):
+                if isinstance(result, Exception):
+                    raise result
+                return result, next((e for e in others if isinstance(e, Exception)), None)
+            if attempt == 1:  # Redis restarted and forgot its scripts: nothing of it ran
+                await self._load_scripts()
+        raise NoScriptError("script missing after loading it")
+
+    async def _load_scripts(self) -> None:
+        for script in (self._delivery, self._assignment, self._policy, self._completion):
+            await self.redis.script_load(script.script)
+
+    # -- counters and streams ---------------------------------------------------------
+
+    async def count(
         self,
         clinic_id: str,
-        reminder_id: str,
-        channel: str,
-        status: DeliveryStatus,
-        provider: str | None,
-    ) -> Advanced:
-        tag = self._reminder_tag(clinic_id, reminder_id)
-        keys = [self.key("message", tag, channel), self.key("reminder", tag)]
-        args = [status.value, RANK[status], provider or "", self.retention.delivery_days * DAY]
-        leaves = "1" if status in LEFT_US else "0"
-        prev, rprev, left = await self._advance(keys=keys, args=[*args, channel, leaves])
-        return Advanced(
-            message=advance(_status(prev), status, left_before=redis_text(left) == "1"),
-            reminder=advance(_status(rprev), status),
-        )
-
-    def _message_keys(self, provider: str, message_id: str) -> list[str]:
-        tag = "{" + f"{provider}:{message_id}" + "}"
-        return [self.key("provider-msg", tag), self.key("parked", tag)]
-
-    async def resolve_or_park(
-        self, provider: str, message_id: str, event_json: str, *, park: bool = True
-    ) -> tuple[str, str] | None:
-        """(clinic, reminder) a provider message belongs to; None if not known yet, in
-        which case the status event is kept (``park``) until ``map_message`` hands it back."""
-        keys = self._message_keys(provider, message_id)
-        args: list[str | int] = [event_json, PARKED_DAYS * DAY, "1" if park else "0"]
-        found = redis_text(await self._resolve_or_park(keys=keys, args=args))
-        return unscoped(found) if found else None
-
-    async def map_message(
-        self, provider: str, message_id: str, clinic_id: str, reminder_id: str
-    ) -> list[str]:
-        """Record whose reminder a provider message is; returns the parked status events."""
-        keys = self._message_keys(provider, message_id)
-        ttl = self.retention.delivery_days * DAY
-        parked = await self._map_and_unpark(keys=keys, args=[scoped(clinic_id, reminder_id), ttl])
-        return [redis_text(raw) for raw in parked]
-
-    async def message_provider(self, clinic_id: str, reminder_id: str, channel: str) -> str | None:
-        key = self.key("message", self._reminder_tag(clinic_id, reminder_id), channel)
-        raw = await self.redis.hget(key, "provider")
-        return redis_text(raw) if raw else None
-
-    async def claim_once(self, *parts: str, days: int | None = None) -> bool:
-        """True the first time these parts are claimed (within the retention window).
-        Callers name tenant refs with ``scoped``: a claim is one clinic's, never shared."""
-        ttl = (days or self.retention.delivery_days) * DAY
-        return bool(await self.redis.set(self.key("once", *parts), "1", nx=True, ex=ttl))
-
-    async def release(self, *parts: str) -> None:
-        await self.redis.delete(self.key("once", *parts))
-
-    # -- counters and streams ----------------------------------------------------------
-
-    async def count(self, clinic_id: str, at: datetime, fields: Mapping[str, int]) -> None:
-        if not fields:
-            return
-        hourly = self.key("counts", "h", clinic_id, hour_bucket(at))
-        daily = self.key("counts", "d", clinic_id, day_bucket(at))
+        at: datetime,
+        fields: Mapping[str, int],
+        entries: Sequence[tuple[str, Mapping[str, str]]] = (),
+    ) -> None:
+        """Add to the clinic's counters and append stream ``entries``: one round trip."""
+        hourly, daily = self.keys.counts(clinic_id, at)
+        r = self.retention
         async with self.redis.pipeline(transaction=False) as pipe:
             for field, n in fields.items():
                 pipe.hincrby(hourly, field, n)
                 pipe.hincrby(daily, field, n)
-            pipe.expire(hourly, self.retention.hourly_counter_days * DAY)
-            pipe.expire(daily, self.retention.daily_counter_days * DAY)
-            pipe.sadd(self.key("clinics"), clinic_id)
+            if fields:
+                pipe.expire(hourly, r.hourly_counter_days * DAY)
+                pipe.expire(daily, r.daily_counter_days * DAY)
+            for stream, entry in entries:
+                pipe.xadd(
+                    self.keys.stream(stream, clinic_id),
+                    dict(entry),  # type: ignore[arg-type]
+                    maxlen=r.stream_max_len,
+                    approximate=True,
+                )
+            pipe.sadd(self.keys.clinics, clinic_id)
             await pipe.execute()
 
     async def hourly_counts(self, clinic_id: str, hours: list[datetime]) -> list[dict[str, int]]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for hour in hours:
-                pipe.hgetall(self.key("counts", "h", clinic_id, hour_bucket(hour)))
+                pipe.hgetall(self.keys.hourly(clinic_id, hour))
             rows = await pipe.execute()
         return [{redis_text(k): int(v) for k, v in row.items()} for row in rows]
 
     async def clinics(self) -> list[str]:
-        return sorted(redis_text(c) for c in await self.redis.smembers(self.key("clinics")))
-
-    async def append(self, stream: str, clinic_id: str, fields: Mapping[str, str]) -> None:
-        await self.redis.xadd(
-            self.key("stream", stream, clinic_id),
-            dict(fields),  # type: ignore[arg-type]
-            maxlen=self.retention.stream_max_len,
-            approximate=True,
-        )
-        await self.redis.sadd(self.key("clinics"), clinic_id)
+        return sorted(redis_text(c) for c in await self.redis.smembers(self.keys.clinics))
 
     async def latest(self, stream: str, clinic_id: str, count: int) -> list[dict[str, str]]:
-        key = self.key("stream", stream, clinic_id)
+        key = self.keys.stream(stream, clinic_id)
         rows = cast(list[tuple[Any, dict[Any, Any]]], await self.redis.xrevrange(key, count=count))
-        return [{redis_text(k): redis_text(v) for k, v in fields.items()} for _, fields in rows]
+        return [_texts(fields) for _, fields in rows]
 
-    # -- scheduler backlog -------------------------------------------------------------
+    # -- once-only claims ---------------------------------------------------------------
 
-    async def put_backlog(self, replica: str, report: Mapping[str, Any]) -> None:
-        await self.redis.set(
-            self.key("backlog", replica), json.dumps(report), ex=self.retention.backlog_seconds
+    async def claim_once(self, *parts: str, days: int | None = None) -> bool:
+        """True the first time these parts are claimed (within the retention window).
+        Callers name tenant refs with ``scoped``: a claim is one clinic's, never shared."""
+        ttl = (days or self.retention.delivery_days) * DAY
+        return bool(await self.redis.set(self.keys.once(*parts), "1", nx=True, ex=ttl))
+
+    async def release(self, *parts: str) -> None:
+        await self.redis.delete(self.keys.once(*parts))
+
+    # -- completions --------------------------------------------------------------------
+
+    async def commit_completion(
+        self,
+        clinic_id: str,
+        assignment_id: str,
+        day: date,
+        data: Mapping[str, Any],
+        encourage: bool,
+    ) -> tuple[bool, bool, bool]:
+        """Record the occurrence once and claim its announcements: (added, completion
+        claimed, encouragement claimed), in one round trip."""
+        scope, iso = scoped(clinic_id, assignment_id), day.isoformat()
+        keys = [self.keys.completions(clinic_id, assignment_id), self.keys.once(*_done(scope, iso))]
+        if encourage:
+            keys.append(self.keys.once(*_encouraged(scope, iso)))
+        r = self.retention
+        args: list[str | int] = [
+            iso,
+            json.dumps(data),
+            r.assignment_days * DAY,
+            r.delivery_days * DAY,
+        ]
+        added, claimed, encouraged = await self._completion(keys=keys, args=args)
+        return bool(added), bool(claimed), bool(encouraged)
+
+    async def release_completion(self, clinic_id: str, assignment_id: str, day: date) -> None:
+        await self.release(*_done(scoped(clinic_id, assignment_id), day.isoformat()))
+
+    async def release_encouragement(self, clinic_id: str, assignment_id: str, day: date) -> None:
+        await self.release(*_encouraged(scoped(clinic_id, assignment_id), day.isoformat()))
+
+    async def record_completion(
+        self, clinic_id: str, assignment_id: str, day: date, data: Mapping[str, Any]
+    ) -> bool:
+        """True if this occurrence had no completion yet (and now has this one)."""
+        key = self.keys.completions(clinic_id, assignment_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(key, day.isoformat(), json.dumps(data))
+            pipe.expire(key, self.retention.assignment_days * DAY)
+            added, _ = await pipe.execute()
+        return bool(added)
+
+    async def is_completed(self, clinic_id: str, assignment_id: str, day: date) -> bool:
+        key = self.keys.completions(clinic_id, assignment_id)
+        return bool(await self.redis.hexists(key, day.isoformat()))
+
+    async def completions(self, clinic_id: str, assignment_id: str) -> dict[date, Completion]:
+        return _completions(
+            await self.redis.hgetall(self.keys.completions(clinic_id, assignment_id))
         )
 
-    async def backlogs(self) -> list[dict[str, Any]]:
-        keys = [k async for k in self.redis.scan_iter(match=self.key("backlog", "*"), count=500)]
-        values = await self.redis.mget(keys) if keys else []
-        reports = [cast(dict[str, Any], json.loads(v)) for v in values if v]
-        return sorted(reports, key=lambda r: str(r.get("replica")))
+    # -- assignments --------------------------------------------------------------------
 
-    # -- policies ----------------------------------------------------------------------
+    async def load_assignment(
+        self, clinic_id: str, assignment_id: str
+    ) -> tuple[str, AssignmentRecord | None]:
+        """The record's bytes as stored ('' if none; the commit compares them) and the record."""
+        raw = await self.redis.get(self.keys.assignment(clinic_id, assignment_id))
+        text = redis_text(raw) if raw else ""
+        return text, AssignmentRecord.model_validate_json(text) if text else None
+
+    async def commit_assignment(self, loaded: str, record: AssignmentRecord) -> bool:
+        """Write ``record`` (and its indexes) unless it changed since it was ``loaded``."""
+        k = self.keys
+        clinic_id, assignment_id = record.clinic_id, record.assignment_id
+        keys = [k.assignment(clinic_id, assignment_id), k.client(clinic_id, record.client_ref)]
+        keys.append(k.active)
+        ttl = self.retention.assignment_days * DAY
+        args: list[str | int] = [loaded, record.model_dump_json(), ttl, assignment_id]
+        args += [scoped(clinic_id, assignment_id), "1" if record.status == "cancelled" else "0"]
+        return bool(await self._assignment(keys=keys, args=args))
+
+    async def assignment(self, clinic_id: str, assignment_id: str) -> AssignmentRecord | None:
+        return (await self.load_assignment(clinic_id, assignment_id))[1]
+
+    async def client_assignments(self, clinic_id: str, client_ref: str) -> list[AssignmentRecord]:
+        return (await self.client_view(clinic_id, client_ref, with_completions=False)).records
+
+    async def client_view(
+        self, clinic_id: str, client_ref: str, *, with_completions: bool = True
+    ) -> ClientView:
+        """A client's records and completions: two round trips (the index, then the rest)."""
+        ids = sorted(
+            redis_text(i)
+            for i in await self.redis.smembers(self.keys.client(clinic_id, client_ref))
+        )
+        if not ids:
+            return ClientView([], {})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for assignment_id in ids:
+                pipe.get(self.keys.assignment(clinic_id, assignment_id))
+                if with_completions:
+                    pipe.hgetall(self.keys.completions(clinic_id, assignment_id))
+            rows = await pipe.execute()
+        step = 2 if with_completions else 1
+        records, done = [], {}
+        for i, assignment_id in enumerate(ids):
+            raw = rows[i * step]
+            if raw:
+                records.append(AssignmentRecord.model_validate_json(raw))
+                done[assignment_id] = _completions(rows[i * step + 1]) if with_completions else {}
+        return ClientView(records, done)
+
+    async def assignment_view(
+        self, clinic_id: str, assignment_id: str
+    ) -> tuple[AssignmentRecord | None, dict[date, Completion]]:
+        """A record and its completions: one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.keys.assignment(clinic_id, assignment_id))
+            pipe.hgetall(self.keys.completions(clinic_id, assignment_id))
+            raw, done = await pipe.execute()
+        record = AssignmentRecord.model_validate_json(raw) if raw else None
+        return record, _completions(done)
+
+    async def active_assignments(self) -> list[tuple[str, str]]:
+        """(clinic, assignment) of every assignment not cancelled."""
+        found: list[tuple[str, str]] = []
+        active = self.keys.active
+        for raw in sorted(redis_text(i) for i in await self.redis.smembers(active)):
+            pair = unscoped(raw)
+            if pair is None:  # written before ids were scoped by clinic: no longer read
+                await self.redis.srem(active, raw)
+                continue
+            found.append(pair)
+        return found
+
+    async def forget_active(self, clinic_id: str, assignment_id: str) -> None:
+        await self.redis.srem(self.keys.active, scoped(clinic_id, assignment_id))
+
+    # -- policies -----------------------------------------------------------------------
 
     async def put_policy(self, clinic_id: str, policy: ClinicPolicy) -> bool:
-        """Keep the newest version of a policy (by policy_id); also the clinic's latest."""
-        applied = False
-        for key in (
-            self.key("policy", scoped(clinic_id, policy.policy_id)),
-            self.key("policy", scoped(clinic_id, _LATEST)),
-        ):
-            applied = await self._put_if_newer(key, policy) or applied
-        return applied
-
-    async def _put_if_newer(self, key: str, policy: ClinicPolicy) -> bool:
-        async def change(raw: Any) -> bool:
-            return raw is None or ClinicPolicy.model_validate_json(raw).version < policy.version
-
-        return await self._guarded_set(key, policy.model_dump_json(), change)
-
-    async def _guarded_set(
-        self, key: str, value: str, should: Callable[[Any], Awaitable[bool]]
-    ) -> bool:
-        while True:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                try:
-                    await pipe.watch(key)
-                    if not await should(await pipe.get(key)):
-                        await pipe.unwatch()  # type: ignore[no-untyped-call]
-                        return False
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, value)
-                    await pipe.execute()
-                    return True
-                except WatchError:
-                    continue
+        """Keep the newest version of a policy (by policy_id); also the clinic's latest.
+        Two single-key scripts in one round trip."""
+        raw = policy.model_dump_json()
+        keys = [self.keys.policy(clinic_id, policy.policy_id), self.keys.policy(clinic_id, LATEST)]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.evalsha(self._policy.sha, 1, key, raw, policy.version)
+            results = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in results):  # idempotent: run again
+            return any([await self._policy(keys=[key], args=[raw, policy.version]) for key in keys])
+        _raise_first(results)
+        return any(results)
 
     async def policy(self, clinic_id: str, policy_id: str | None) -> ClinicPolicy | None:
-        for pid in (policy_id, _LATEST):
+        for pid in (policy_id, LATEST):
             if pid is None:
                 continue
-            raw = await self.redis.get(self.key("policy", scoped(clinic_id, pid)))
+            raw = await self.redis.get(self.keys.policy(clinic_id, pid))
             raw = raw or await self._legacy_policy(clinic_id, pid)
             if raw:
                 return ClinicPolicy.model_validate_json(raw)
@@ -416,10 +380,51 @@ class TrackerStore:
         clinic's and not another's whose ids happen to join to the same string."""
         if ":" in clinic_id or ":" in policy_id:
             return None
-        return await self.redis.get(self.key("policy", clinic_id, policy_id))
+        return await self.redis.get(self.keys.legacy_policy(clinic_id, policy_id))
+
+    # -- scheduler backlog --------------------------------------------------------------
+
+    async def put_backlog(self, replica: str, report: Mapping[str, Any]) -> None:
+        await self.redis.set(
+            self.keys.backlog(replica), json.dumps(report), ex=self.retention.backlog_seconds
+        )
+
+    async def backlogs(self) -> list[dict[str, Any]]:
+        match = self.keys.backlog("*")
+        keys = [k async for k in self.redis.scan_iter(match=match, count=500)]
+        values = await self.redis.mget(keys) if keys else []
+        reports = [cast(dict[str, Any], json.loads(v)) for v in values if v]
+        return sorted(reports, key=lambda r: str(r.get("replica")))
 
 
 def hours_back(now: datetime, hours: int) -> list[datetime]:
     """The start of each of the last ``hours`` hours, oldest first (the current one last)."""
     top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return [top - timedelta(hours=i) for i in reversed(range(hours))]
+
+
+def _done(scope: str, day: str) -> tuple[str, str, str]:
+    return ("completion", scope, day)
+
+
+def _encouraged(scope: str, day: str) -> tuple[str, str, str]:
+    return ("encouragement", scope, day)
+
+
+def _texts(raw: Mapping[Any, Any]) -> dict[str, str]:
+    return {redis_text(k): redis_text(v) for k, v in raw.items()}
+
+
+def _completions(raw: Mapping[Any, Any]) -> dict[date, Completion]:
+    result: dict[date, Completion] = {}
+    for field, value in raw.items():
+        day = date.fromisoformat(redis_text(field))
+        data = json.loads(value)
+        result[day] = Completion(day, data.get("rating"), data.get("note"))
+    return result
+
+
+def _raise_first(results: list[Any]) -> None:
+    for result in results:
+        if isinstance(result, Exception):
+            raise result

@@ -1,0 +1,121 @@
+"""Redis key layout of the tracker, written down once (every name under ``<prefix>``,
+``<namespace>:bs:tracker``).
+
+Assignment, client, reminder and policy ids are opaque refs each EHR tenant chooses, so
+two clinics can both send ``a-1``: every key holding such a ref names it with its clinic,
+as ``<clinic>/<ref>`` (``scoped``). A ref cannot contain ``/``, so the pair is never
+ambiguous, where ``:`` (allowed in refs) would be.
+
+Per reminder (hash tag ``{<clinic>/<reminder>}``: the delivery commit's own keys share a slot):
+- ``reminder:{tag}``            hash: ``rev``, best status (``best``, ``best_rank``,
+  ``best_channel``), what the outcome announcement needs (``assignment_id``,
+  ``client_ref``, ``occurrence_date``, ``purpose``, ``correlation_id``, ``reason``) and
+  its once-claims ``announced:delivered`` / ``announced:failed``
+- ``message:{tag}:<channel>``   hash: ``status``, ``rank``, ``provider``, ``left``
+Per provider message: ``provider-msg:{<provider>:<id>}`` -> ``<clinic>/<reminder>`` (for
+callbacks of messages the previous release sent, which name no reminder).
+Per assignment: ``assignment:<clinic>/<id>`` (JSON), ``completions:<clinic>/<id>`` (hash,
+one field per day), ``client:<clinic>/<client>`` (set of assignment ids), and the claims
+``once:<what>:<clinic>/<id>:<day or run>``.
+Per clinic: ``counts:h|d:<clinic>:<bucket>``, ``stream:failures|optouts:<clinic>``,
+``policy:<clinic>/<policy id>`` (and ``policy:<clinic>/_latest``).
+Global: ``active`` (set of ``<clinic>/<assignment>``), ``clinics``, ``backlog:<replica>``,
+``link:<code>``.
+Before this layout an outcome was claimed with ``once:outcome:<clinic>/<reminder>:<kind>``:
+still read (never written) until the delivery retention has passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+LATEST = "_latest"  # never a policy id: refs start with a letter or digit
+
+
+def scoped(clinic_id: str, ref: str) -> str:
+    """A tenant's ref named with its clinic: the form every key and claim uses."""
+    return f"{clinic_id}/{ref}"
+
+
+def unscoped(value: str) -> tuple[str, str] | None:
+    """``scoped`` undone; None for a value written before refs were scoped (no ``/``)."""
+    clinic_id, slash, ref = value.partition("/")
+    return (clinic_id, ref) if slash else None
+
+
+def hour_bucket(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H")
+
+
+def day_bucket(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d")
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str  # "<namespace>:bs:tracker"
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix, *parts))
+
+    # -- per reminder -------------------------------------------------------------------
+    def reminder(self, clinic_id: str, reminder_id: str) -> str:
+        return self.key("reminder", _tag(clinic_id, reminder_id))
+
+    def message(self, clinic_id: str, reminder_id: str, channel: str) -> str:
+        return self.key("message", _tag(clinic_id, reminder_id), channel)
+
+    def legacy_outcome(self, clinic_id: str, reminder_id: str, kind: str) -> str:
+        return self.key("once", "outcome", scoped(clinic_id, reminder_id), kind)
+
+    def provider_message(self, provider: str, message_id: str) -> str:
+        return self.key("provider-msg", "{" + f"{provider}:{message_id}" + "}")
+
+    # -- per assignment -----------------------------------------------------------------
+    def assignment(self, clinic_id: str, assignment_id: str) -> str:
+        return self.key("assignment", scoped(clinic_id, assignment_id))
+
+    def completions(self, clinic_id: str, assignment_id: str) -> str:
+        return self.key("completions", scoped(clinic_id, assignment_id))
+
+    def client(self, clinic_id: str, client_ref: str) -> str:
+        return self.key("client", scoped(clinic_id, client_ref))
+
+    def once(self, *parts: str) -> str:
+        return self.key("once", *parts)
+
+    # -- per clinic and global ----------------------------------------------------------
+    def counts(self, clinic_id: str, at: datetime) -> tuple[str, str]:
+        """The hourly and the daily counter hash of ``at``."""
+        return (
+            self.key("counts", "h", clinic_id, hour_bucket(at)),
+            self.key("counts", "d", clinic_id, day_bucket(at)),
+        )
+
+    def hourly(self, clinic_id: str, hour: datetime) -> str:
+        return self.key("counts", "h", clinic_id, hour_bucket(hour))
+
+    def stream(self, name: str, clinic_id: str) -> str:
+        return self.key("stream", name, clinic_id)
+
+    def policy(self, clinic_id: str, policy_id: str) -> str:
+        return self.key("policy", scoped(clinic_id, policy_id))
+
+    def legacy_policy(self, clinic_id: str, policy_id: str) -> str:
+        return self.key("policy", clinic_id, policy_id)
+
+    @property
+    def active(self) -> str:
+        return self.key("active")
+
+    @property
+    def clinics(self) -> str:
+        return self.key("clinics")
+
+    def backlog(self, replica: str) -> str:
+        return self.key("backlog", replica)
+
+
+def _tag(clinic_id: str, reminder_id: str) -> str:
+    return "{" + scoped(clinic_id, reminder_id) + "}"

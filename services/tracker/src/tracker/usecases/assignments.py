@@ -1,0 +1,44 @@
+"""Assignments and clinic policies as the EHR changes them: load the record, decide its
+next version (``tracker.decide.assignments``), compare-and-set it with its indexes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from shared.contracts import ActivityAssigned, ActivityUpdated, ClinicPolicyChanged
+from shared.errors import TransientError
+from tracker.decide.assignments import Lifecycle, assigned, lifecycle
+from tracker.records import AssignmentRecord
+from tracker.store import TrackerStore
+
+ATTEMPTS = 5  # refused commits in a row before the message is retried
+
+Change = Callable[[AssignmentRecord | None], AssignmentRecord | None]
+
+
+class Assignments:
+    def __init__(self, store: TrackerStore) -> None:
+        self.store = store
+
+    async def assigned(self, event: ActivityAssigned | ActivityUpdated) -> None:
+        await self.change(event.clinic_id, event.assignment_id, lambda r: assigned(r, event))
+
+    async def lifecycle(self, event: Lifecycle) -> None:
+        await self.change(event.clinic_id, event.assignment_id, lambda r: lifecycle(r, event))
+
+    async def policy(self, event: ClinicPolicyChanged) -> None:
+        await self.store.put_policy(event.clinic_id, event.policy)
+
+    async def change(
+        self, clinic_id: str, assignment_id: str, change: Change
+    ) -> AssignmentRecord | None:
+        """``change`` returns None to leave the record as it is. Two round trips; again
+        when another replica wrote the record in between."""
+        for _ in range(ATTEMPTS):
+            loaded, current = await self.store.load_assignment(clinic_id, assignment_id)
+            new = change(current)
+            if new is None:
+                return current
+            if await self.store.commit_assignment(loaded, new):
+                return new
+        raise TransientError(f"assignment {assignment_id!r} kept changing; try again")

@@ -1,0 +1,55 @@
+"""Clinician alerts: misses happen by time passing, not by a message, so a periodic sweep
+checks every active assignment. Each run of misses is alerted once, claimed before the
+publish (released if it fails); replicas sweeping side by side share the claims."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from shared.contracts import ClinicPolicy, utcnow
+from shared.logging import get_logger
+from tracker import metrics
+from tracker.decide.escalation import alert
+from tracker.keys import scoped
+from tracker.store import TrackerStore
+from tracker.usecases.publishing import Publisher, publish_claimed
+
+log = get_logger("tracker.escalation")
+
+
+class Escalations:
+    def __init__(
+        self, store: TrackerStore, publisher: Publisher, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+
+    async def sweep(self) -> int:
+        """Check every active assignment; returns how many alerts this sweep sent."""
+        sent = 0
+        policies: dict[tuple[str, str | None], ClinicPolicy | None] = {}
+        for clinic_id, assignment_id in await self.store.active_assignments():
+            record, completions = await self.store.assignment_view(clinic_id, assignment_id)
+            if record is None:  # expired after its retention
+                await self.store.forget_active(clinic_id, assignment_id)
+                continue
+            which = (clinic_id, record.policy_id)
+            if which not in policies:
+                policies[which] = await self.store.policy(clinic_id, record.policy_id)
+            found = alert(record, completions, policies[which], self.clock())
+            if found is None:
+                continue
+            claim = ("alert", scoped(clinic_id, assignment_id), found.run_started.isoformat())
+            days = self.store.retention.assignment_days
+            if not await self.store.claim_once(*claim, days=days):
+                continue
+
+            async def release(claim: tuple[str, ...] = claim) -> None:
+                await self.store.release(*claim)
+
+            await publish_claimed(self.publisher, found.event, release)
+            metrics.ALERTS_SENT.inc()
+            sent += 1
+        return sent

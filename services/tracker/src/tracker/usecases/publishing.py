@@ -1,0 +1,24 @@
+"""Publishing what a commit claimed: released again when the publish fails."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from shared.contracts import Event
+
+
+class Publisher(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+
+async def publish_claimed(
+    publisher: Publisher, event: Event, release: Callable[[], Awaitable[None]]
+) -> None:
+    """Publish an event whose once-claim was taken; if the publish fails the claim is
+    released, so the message's retry announces it (and a duplicate never does)."""
+    try:
+        await publisher.publish(event)
+    except BaseException:
+        await release()
+        raise
