@@ -51,13 +51,13 @@ from redis.asyncio import Redis
 
 from scheduler.firing import reminder_event
 from scheduler.keys import Keys
-from scheduler.planning.ids import TimerMember
 from scheduler.replan import fire_info
 from scheduler.store import TimerStore
 from shared.broker import delete_topology, publish_event
 from shared.contracts import ActivityAssigned, ClinicPolicyChanged, new_envelope
 from shared.contracts.examples import example_policy
 from shared.contracts.vocabulary import ReminderPurpose
+from shared.planning.ids import TimerMember
 from shared.topology import Exchange, Topology
 from tests.scheduler.support import assignment_at
 from tests.support.infra import (

@@ -13,10 +13,10 @@ from redis.asyncio import Redis
 
 from scheduler.app import create_app
 from scheduler.keys import Keys
-from scheduler.planning.ids import TimerMember
 from scheduler.settings import SchedulerSettings
 from scheduler.store import TimerStore
 from shared.contracts import ActivityAssigned, ActivityCancelled, new_envelope
+from shared.planning.ids import TimerMember
 from shared.topology import Topology
 from tests.scheduler.support import assignment_at, collect_due, policy_event, publish, soon
 from tests.support.infra import wait_for

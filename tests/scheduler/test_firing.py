@@ -13,11 +13,11 @@ from redis.asyncio import Redis
 
 from scheduler.firing import Firer, Publish
 from scheduler.keys import Keys
-from scheduler.planning.ids import TimerMember
 from scheduler.replan import fire_info
 from scheduler.store import TimerStore
 from shared.contracts import ReminderDue
 from shared.contracts.vocabulary import ReminderPurpose
+from shared.planning.ids import TimerMember
 from tests.scheduler.support import assignment_at
 
 pytestmark = pytest.mark.integration

@@ -10,10 +10,6 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.planning.ids import TimerMember
-from scheduler.planning.local_time import local_instant
-from scheduler.planning.model import AssignmentPlanInput, ClientContext, PlannedReminder
-from scheduler.planning.plan import plan_client
 from scheduler.state import ClientState, note_due_timers
 from shared.contracts import (
     ActivityAssigned,
@@ -26,6 +22,10 @@ from shared.contracts import (
 from shared.contracts.ehr import Activity, Schedule
 from shared.contracts.policy import EndConditions, LeadTime, Messaging, Nudge
 from shared.contracts.vocabulary import ActivityKind, Frequency, ReminderPurpose
+from shared.planning.ids import TimerMember
+from shared.planning.local_time import local_instant
+from shared.planning.model import AssignmentPlanInput, ClientContext, PlannedReminder
+from shared.planning.plan import plan_client
 from shared.quiet_hours import quiet_at
 
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC"]

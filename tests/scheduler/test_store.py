@@ -15,12 +15,12 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from scheduler.keys import Keys
-from scheduler.planning.ids import TimerMember, pack_members, unpack_members
 from scheduler.replan import KeyedLocks
 from scheduler.state import AssignmentRecord, ClientState, Status, note_due_timers
 from scheduler.store import TimerStore
 from shared.contracts import QuietHours, RuleOverride
 from shared.contracts.vocabulary import ReminderPurpose
+from shared.planning.ids import TimerMember, pack_members, unpack_members
 from tests.scheduler.support import assignment_at
 
 MEMBERS = [

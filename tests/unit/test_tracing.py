@@ -12,11 +12,11 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from scheduler.app import create_service
 from scheduler.firing import reminder_event
-from scheduler.planning.ids import TimerMember, assignment_key
 from scheduler.replan import fire_info
 from scheduler.settings import SchedulerSettings
 from shared.contracts import ReminderPurpose
 from shared.handling import make_broker
+from shared.planning.ids import TimerMember, assignment_key
 from shared.service import create_http_app
 from shared.topology import Topology
 from shared.tracing import QueryTraceparent, continued, current_traceparent, with_traceparent

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from scheduler.metrics import DROPPED, FIRED, LATENESS
-from scheduler.planning.ids import TimerMember
 from scheduler.store import Acks, Claimed, TimerStore
 from shared.contracts import ReminderDue, derived_event_id
 from shared.contracts.vocabulary import ActivityKind
 from shared.logging import get_logger
+from shared.planning.ids import TimerMember
 from shared.tracing import continued
 
 log = get_logger("scheduler.firing")

@@ -7,8 +7,6 @@ from typing import Annotated
 
 from pydantic import Field
 
-from scheduler.planning.ids import assignment_key
-from scheduler.planning.rules import never_occurs
 from scheduler.replan import Replanner, client_key, policy_key
 from scheduler.runtime import Runtime
 from scheduler.state import (
@@ -37,6 +35,8 @@ from shared.contracts import (
 from shared.contracts.vocabulary import Channel
 from shared.errors import PermanentError, TransientError
 from shared.handling import add_to_summary
+from shared.planning.ids import assignment_key
+from shared.planning.rules import never_occurs
 from shared.service import Service
 from shared.topology import SCHEDULER_QUEUE
 from shared.tracing import current_traceparent

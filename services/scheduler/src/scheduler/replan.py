@@ -18,15 +18,15 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 
-from scheduler.planning.ids import TimerMember
-from scheduler.planning.model import AssignmentPlanInput, ClientContext
-from scheduler.planning.plan import plan_client
-from scheduler.planning.rules import effective_rule
 from scheduler.state import ClientState, Status, note_due_timers
 from scheduler.store import EventRef, TimerStore
 from shared.contracts import ActivityAssigned, ClinicPolicy
 from shared.contracts.vocabulary import Channel
 from shared.errors import TransientError
+from shared.planning.ids import TimerMember
+from shared.planning.model import AssignmentPlanInput, ClientContext
+from shared.planning.plan import plan_client
+from shared.planning.rules import effective_rule
 
 COMMIT_ATTEMPTS = 8
 

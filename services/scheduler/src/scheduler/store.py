@@ -13,9 +13,9 @@ from redis.asyncio.cluster import RedisCluster
 
 from scheduler import lua
 from scheduler.keys import Keys
-from scheduler.planning.ids import pack_members, unpack_members
 from scheduler.state import AssignmentRecord, ClientState, Prefs
 from shared.contracts import ClinicPolicy
+from shared.planning.ids import pack_members, unpack_members
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 POLICIES_CACHED = 1000  # parsed policies kept (a bound: clinics choose policy ids)

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from scheduler.planning.model import PlannedReminder
 from shared.contracts.vocabulary import ReminderPurpose
+from shared.planning.model import PlannedReminder
 
 _LETTER = {
     ReminderPurpose.REMINDER: "r",

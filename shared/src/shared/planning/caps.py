@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from scheduler.planning.model import PlannedReminder
 from shared.contracts import Caps
 from shared.contracts.vocabulary import ReminderPurpose
+from shared.planning.model import PlannedReminder
 
 _RANK = {ReminderPurpose.REMINDER: 0, ReminderPurpose.LEAD: 1, ReminderPurpose.NUDGE: 2}
 

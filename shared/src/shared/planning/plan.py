@@ -17,12 +17,12 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.planning.caps import apply_caps
-from scheduler.planning.local_time import local_instant, outside_quiet, spread_offset
-from scheduler.planning.model import AssignmentPlanInput, ClientContext, Plan, PlannedReminder
-from scheduler.planning.rules import EffectiveRule, effective_rule, last_allowed_day
 from shared.contracts import Caps
 from shared.contracts.vocabulary import ReminderPurpose
+from shared.planning.caps import apply_caps
+from shared.planning.local_time import local_instant, outside_quiet, spread_offset
+from shared.planning.model import AssignmentPlanInput, ClientContext, Plan, PlannedReminder
+from shared.planning.rules import EffectiveRule, effective_rule, last_allowed_day
 from shared.recurrence import occurrence_dates
 
 MAX_LEAD_DAYS = 30
