@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, TypeAdapter
 
-from shared.contracts.base import Event
+from shared.contracts.base import Event, Model
 from shared.contracts.fields import Note, PositiveVersion, Ref, ShortText, UtcDatetime
 from shared.contracts.vocabulary import (
     ActivityKind,
@@ -145,6 +145,50 @@ class SchedulerBacklogReported(Event):
     overdue: int = Field(default=0, ge=0, description="Timers past due and not yet fired.")
 
 
+class PlannedItem(Model):
+    """One reminder the scheduler holds a timer for, and why at that time."""
+
+    reminder_id: Ref
+    assignment_id: Ref
+    occurrence_date: date
+    purpose: ReminderPurpose
+    planned_for: UtcDatetime
+    slot: Annotated[str, Field(max_length=32)] = Field(
+        description="The policy's local slot it came from (0900, L1-1800 a day ahead at 18:00, "
+        "N2000 a nudge if not done by 20:00); the spread moves it by a few minutes."
+    )
+    moved_from: UtcDatetime | None = Field(
+        default=None, description="Set when quiet hours moved it: the time it would have had."
+    )
+
+
+class HeldBackItem(Model):
+    """A reminder the plan would have had but the client's caps held back."""
+
+    assignment_id: Ref
+    occurrence_date: date
+    purpose: ReminderPurpose
+    would_fire_at: UtcDatetime
+    reason: Literal["cap_per_day", "cap_per_week"]
+
+
+class ClientPlanChanged(Event):
+    """The scheduler re-planned a client (what the console's timeline shows as upcoming).
+
+    Published after a change that altered the plan; at most ``MAX_PLAN_ITEMS`` of each
+    list, the earliest first (``truncated`` says when more exist)."""
+
+    type: Literal["client.plan.changed"] = "client.plan.changed"
+    client_ref: Ref
+    cause: Annotated[str, Field(max_length=64)] = Field(
+        description="The event type that caused the re-plan (or horizon.rolled, policy.changed)."
+    )
+    upcoming: tuple[PlannedItem, ...] = Field(default=(), max_length=200)
+    held_back: tuple[HeldBackItem, ...] = Field(default=(), max_length=200)
+    horizon_end: UtcDatetime
+    truncated: bool = False
+
+
 InternalEvent = Annotated[
     ReminderDue
     | NotificationDispatched
@@ -153,7 +197,8 @@ InternalEvent = Annotated[
     | DeliveryStatusChanged
     | ConsentChanged
     | CompletionReported
-    | SchedulerBacklogReported,
+    | SchedulerBacklogReported
+    | ClientPlanChanged,
     Field(discriminator="type"),
 ]
 
