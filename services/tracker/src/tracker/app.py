@@ -15,6 +15,7 @@ from shared.contracts import (
 from shared.service import Service, create_http_app
 from shared.topology import TRACKER_QUEUE
 from tracker import handlers
+from tracker.console.assets import assets_router
 from tracker.dashboard import dashboard_router
 from tracker.links import done_router
 from tracker.runtime import Runtime
@@ -56,4 +57,6 @@ def create_app(settings: TrackerSettings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(done_router(runtime))
     app.include_router(dashboard_router(runtime))
+    app.include_router(assets_router())
+    # Console pages and their APIs (one router per page; see tracker/console/).
     return app
