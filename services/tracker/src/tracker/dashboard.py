@@ -6,16 +6,15 @@ from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tracker.auth import Viewer, viewer_for
+from tracker.auth import CurrentViewer, Viewer
 from tracker.overview import merge_latest, summarize
 from tracker.runtime import Runtime
 from tracker.store import hours_back
 
 MAX_HOURS = 24 * 35  # the hourly counters' retention
-Auth = Annotated[str | None, Header()]
 
 
 def dashboard_router(runtime: Runtime) -> APIRouter:
@@ -32,18 +31,16 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @router.get("/api/whoami")
-    async def whoami(authorization: Auth = None) -> dict[str, Any]:
-        viewer = viewer_for(runtime.settings, authorization)
+    async def whoami(viewer: CurrentViewer) -> dict[str, Any]:
         clinics = await runtime.store.clinics() if viewer.is_ops else [viewer.clinic_id]
         return {"scope": "ops" if viewer.is_ops else "clinic", "clinics": clinics}
 
     @router.get("/api/overview")
     async def overview(
-        authorization: Auth = None,
+        viewer: CurrentViewer,
         clinic: str | None = None,
         hours: Annotated[int, Query(ge=1, le=MAX_HOURS)] = 24,
     ) -> dict[str, Any]:
-        viewer = viewer_for(runtime.settings, authorization)
         return await build_overview(runtime, viewer, viewer.clinic_scope(clinic), hours)
 
     return router
