@@ -8,9 +8,21 @@ SMS to the local Twilio-shaped API, which answers every message with a signed
 Measured per reminder: planned time (from the assignment), provider accepted (at the
 fake Twilio) and status recorded (``reminder.delivered`` on the EHR's outbound exchange,
 which the tracker publishes once it has recorded the delivery). Phases:
+- background: what else used the CPU for ``--background-seconds`` before the run;
 - yardstick: the broker's raw confirmed publish and consume rate, in the same run;
+- same-shape limit: ``--limit-script`` (the leanest implementation of the pipeline's
+  message shape, ``../shared/bench/limit_pipeline.py``) fires a burst of ``--burst``
+  reminders on the same RabbitMQ and Redis before the system starts; its JSON is kept
+  under ``same_shape_limit`` and the product is expressed as a ratio of it
+  (``ratio_to_same_shape_limit``: burst rate end to end / the limit's rate;
+  ``cpu_per_reminder_ratio_to_limit``: CPU per reminder / the limit's, both over the
+  pipeline's processes, RabbitMQ and Redis, without load generator and provider);
 - steady: ``--steady-rate`` reminders due every second for ``--steady-seconds``;
 - burst: ``--burst`` reminders due in the same second.
+``targets`` sets the run against issue 12's: CPU per reminder over every process (RabbitMQ
+and Redis included, the bench's load generator and fake provider excluded) under 8 ms;
+provider lateness p99 at a steady 50/s under 100 ms; a burst of 3,000 fully recorded
+within 20 s (each says whether the run's sizes are the target's).
 CPU and memory of every process come from /proc; with py-spy installed, each service is
 sampled during the burst and the hottest one's top functions are reported.
 """
@@ -62,6 +74,12 @@ from tests.support.services import free_port
 from tests.support.system import System, running_system
 
 TICK = os.sysconf("SC_CLK_TCK")
+ROOT = Path(__file__).resolve().parents[1]
+LOAD_GENERATOR = "bench (EHR + fake Twilio)"
+# Issue 12's targets.
+TARGET_CPU_MS_PER_REMINDER = 8.0
+TARGET_STEADY_RATE, TARGET_STEADY_P99_MS = 50, 100.0
+TARGET_BURST, TARGET_BURST_SECONDS = 3000, 20.0
 
 
 # -- the broker's own rate: the yardstick ----------------------------------------------
@@ -108,6 +126,139 @@ async def raw_broker_rate(count: int, body_size: int) -> dict[str, float]:
         "body_bytes": body_size,
         "confirmed_publish_per_s": round(count / publish_s),
         "consume_per_s": round(count / consume_s),
+    }
+
+
+# -- what else runs: CPU of every process over a quiet window ------------------------------
+def all_cpu() -> dict[int, tuple[str, float]]:
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                name = (proc / "comm").read_text().strip()
+                found[int(proc.name)] = (name, cpu_seconds(int(proc.name)))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return found
+
+
+async def background_cpu(seconds: float) -> dict[str, Any]:
+    """The machine's CPU use while the bench itself waits: the processes that used the
+    most, in percent of one core (another run on the same RabbitMQ counts there too)."""
+    before, t0 = all_cpu(), time.perf_counter()
+    await asyncio.sleep(seconds)
+    after, wall = all_cpu(), time.perf_counter() - t0
+    used = {
+        f"{name} ({pid})": 100 * (cpu - before[pid][1]) / wall
+        for pid, (name, cpu) in after.items()
+        if pid in before and pid != os.getpid()
+    }
+    top = sorted(used.items(), key=lambda item: -item[1])[:8]
+    return {
+        "seconds": seconds,
+        "total_percent_of_one_core": round(sum(used.values()), 1),
+        "cpus": os.cpu_count(),
+        "top_processes_percent": {name: round(share, 1) for name, share in top if share >= 0.5},
+        "loadavg": os.getloadavg(),
+    }
+
+
+# -- the same-shape limit: the yardstick of the whole pipeline -----------------------------
+def run_limit(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the limit script as a subprocess with the burst's size; its JSON or why not."""
+    script = Path(args.limit_script)
+    if not script.is_absolute():
+        script = ROOT / script
+    if not script.exists():
+        return {"error": f"{script} not found (--limit-script, or --no-limit)"}
+    command = [args.limit_python, str(script), "--count", str(args.burst)]
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=args.limit_timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"no result within {args.limit_timeout} s", "command": command}
+    try:
+        found: dict[str, Any] = json.loads(done.stdout)
+    except ValueError:
+        tail = done.stderr.strip().splitlines()[-3:]
+        return {"error": f"exit {done.returncode}, no JSON", "stderr": tail, "command": command}
+    found["exit_status"] = done.returncode  # 1: a check failed (see its "checks")
+    return found
+
+
+def limit_summary(limit: dict[str, Any]) -> dict[str, Any]:
+    """The limit's figures the product is compared with (its full JSON stays beside)."""
+    cpu = limit.get("cpu_ms_per_reminder", {})
+    return {
+        "rate_per_s": limit.get("rate_per_s"),
+        "cpu_ms_per_reminder_pipeline": _pipeline_cpu(cpu, ("loadgen", "provider")),
+        "cpu_ms_per_reminder": cpu,
+        "lateness_ms": limit.get("lateness_ms"),
+        "checks_ok": limit.get("checks", {}).get("ok"),
+        "json_library": limit.get("machine", {}).get("json"),
+    }
+
+
+def _pipeline_cpu(cpu: dict[str, float], leave_out: tuple[str, ...]) -> float | None:
+    """CPU ms per reminder of the pipeline's processes, RabbitMQ and Redis included."""
+    kept = [ms for name, ms in cpu.items() if name not in (*leave_out, "total")]
+    return round(sum(kept), 3) if kept else None
+
+
+def compare_with_limit(report: dict[str, Any]) -> None:
+    limit = report.get("same_shape_limit", {})
+    rate, limit_rate = _burst_rate(report), limit.get("rate_per_s")
+    cpu, limit_cpu = _burst_cpu(report), limit.get("cpu_ms_per_reminder_pipeline")
+    report["ratio_to_same_shape_limit"] = (
+        round(rate / limit_rate, 3) if rate and limit_rate else None
+    )
+    report["cpu_per_reminder_ratio_to_limit"] = (
+        round(cpu / limit_cpu, 2) if cpu and limit_cpu else None
+    )
+
+
+def _burst_rate(report: dict[str, Any]) -> float | None:
+    rate = report.get("burst", {}).get("reminders_per_second_end_to_end")
+    return float(rate) if rate is not None else None
+
+
+def _burst_cpu(report: dict[str, Any]) -> float | None:
+    processes = report.get("burst", {}).get("reminder_processes", {})
+    cpu = {name: p["cpu_ms_per_reminder"] for name, p in processes.items()}
+    return _pipeline_cpu(cpu, (LOAD_GENERATOR,))
+
+
+def targets(report: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 12's targets against this run; ``comparable`` is false when the run's sizes
+    are not the target's (its figure is then only indicative)."""
+    steady = report.get("steady", {})
+    burst = report.get("burst", {})
+    p99 = steady.get("provider_lateness", {}).get("p99_ms")
+    recorded_s = burst.get("seconds_from_first_due_to_last_recorded")
+    cpu = _burst_cpu(report)
+    complete = burst.get("lost") == 0
+    return {
+        "cpu_ms_per_reminder_all_processes": {
+            "measured": cpu,
+            "target_max": TARGET_CPU_MS_PER_REMINDER,
+            "met": cpu is not None and cpu <= TARGET_CPU_MS_PER_REMINDER,
+            "what": "burst window; services, RabbitMQ, Redis; not the load generator or provider",
+        },
+        "steady_provider_lateness_p99_ms": {
+            "measured": p99,
+            "target_max": TARGET_STEADY_P99_MS,
+            "met": p99 is not None and p99 <= TARGET_STEADY_P99_MS,
+            "at_rate_per_s": args.steady_rate,
+            "comparable": args.steady_rate == TARGET_STEADY_RATE,
+        },
+        "burst_fully_recorded_seconds": {
+            "measured": recorded_s if complete else None,
+            "target_max": TARGET_BURST_SECONDS,
+            "met": complete and recorded_s is not None and recorded_s <= TARGET_BURST_SECONDS,
+            "burst": args.burst,
+            "comparable": args.burst == TARGET_BURST,
+        },
     }
 
 
@@ -263,7 +414,7 @@ async def process_table(system: System, redis: Redis) -> dict[str, int]:
     pids["redis-server"] = int(info["process_id"])
     if (rabbit := pid_listening_on(5672)) is not None:
         pids["rabbitmq"] = rabbit
-    pids["bench (EHR + fake Twilio)"] = os.getpid()
+    pids[LOAD_GENERATOR] = os.getpid()
     return pids
 
 
@@ -432,9 +583,45 @@ def due_after(seconds: float) -> datetime:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {"bench": "pipeline"}
+    report["background_cpu_before_run"] = await background_cpu(args.background_seconds)
+    if not args.no_limit:
+        # First, on a machine where the system is not running yet.
+        limit = await asyncio.to_thread(run_limit, args)
+        report["same_shape_limit"] = limit_summary(limit) if "error" not in limit else limit
+        report["same_shape_limit_report"] = limit
+    try:
+        await product(args, report)
+    except Exception as exc:  # the limit's figures are still worth printing
+        report["error"] = f"product: {type(exc).__name__}: {exc}"
+    compare_with_limit(report)
+    report["targets"] = targets(report, args)
+    report["checks"] = checks(report)
+    report["machine"] = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
+    report["settings"] = vars(args)
+    if "same_shape_limit_report" in report:  # last: the summary above is what to read
+        report["same_shape_limit_report"] = report.pop("same_shape_limit_report")
+    return report
+
+
+def checks(report: dict[str, Any]) -> dict[str, Any]:
+    """Nothing lost or sent twice, in the product and in the limit."""
+    found = {
+        f"{phase}_lost": report.get(phase, {}).get("lost", "phase did not run")
+        for phase in ("steady", "burst")
+    }
+    found["provider_duplicates"] = report.get("provider_duplicates")
+    found["service_restarts"] = report.get("service_restarts")
+    if "same_shape_limit" in report:
+        found["limit_ok"] = report["same_shape_limit"].get("checks_ok")
+    return found
+
+
+async def product(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """The system itself: yardstick, steady phase, burst phase, into ``report``."""
     namespace = unique_namespace("pipe")
     topology = Topology(namespace=namespace)
-    yardstick = await raw_broker_rate(args.raw_messages, 700)
+    report["yardstick"] = await raw_broker_rate(args.raw_messages, 700)
     twilio = TimedTwilio()
     await twilio.start()
     await twilio.start_callbacks()
@@ -457,7 +644,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         values.update({f"{svc.upper()}_{k}": v for k, v in common.items()})
     redis = Redis.from_url(REDIS_URL)
     log_dir = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
-    report: dict[str, Any] = {"bench": "pipeline", "yardstick": yardstick}
     # Not robust: a robust channel answers repeated passive declares from a cache, and the
     # bench reads queue depths that way.
     connection = await aio_pika.connect(AMQP_URL)
@@ -507,9 +693,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         await delete_topology(AMQP_URL, topology)
         await delete_redis_namespace(REDIS_URL, namespace)
         await redis.aclose()
-    report["machine"] = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
-    report["settings"] = vars(args)
-    return report
 
 
 def hottest_profile(processes: dict[str, dict[str, float]], profile_dir: Path) -> dict[str, Any]:
@@ -522,9 +705,11 @@ def hottest_profile(processes: dict[str, dict[str, float]], profile_dir: Path) -
 
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--steady-rate", type=int, default=500, help="reminders due per second")
+    p.add_argument(
+        "--steady-rate", type=int, default=TARGET_STEADY_RATE, help="reminders due per second"
+    )
     p.add_argument("--steady-seconds", type=int, default=20)
-    p.add_argument("--burst", type=int, default=20_000, help="reminders due in one second")
+    p.add_argument("--burst", type=int, default=TARGET_BURST, help="reminders due in one second")
     p.add_argument("--notifiers", type=int, default=2, help="notifier replicas")
     p.add_argument("--prefetch", type=int, default=64)
     p.add_argument("--log-level", default="INFO")
@@ -536,6 +721,19 @@ def parse() -> argparse.Namespace:
     )
     p.add_argument("--raw-messages", type=int, default=20_000)
     p.add_argument("--profile-seconds", type=int, default=10)
+    p.add_argument(
+        "--limit-script",
+        default="../shared/bench/limit_pipeline.py",
+        help="the same-shape limit (relative to the repository's root)",
+    )
+    p.add_argument(
+        "--limit-python",
+        default=sys.executable,
+        help="interpreter for it (needs aio-pika, redis, aiohttp; orjson if installed)",
+    )
+    p.add_argument("--limit-timeout", type=float, default=1800.0)
+    p.add_argument("--no-limit", action="store_true", help="skip the same-shape limit")
+    p.add_argument("--background-seconds", type=float, default=3.0)
     p.add_argument("--quick", action="store_true", help="a small run (smoke test)")
     args = p.parse_args()
     if args.quick:

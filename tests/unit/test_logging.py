@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime, timedelta
 
 import pytest
 import structlog
@@ -48,3 +49,22 @@ def test_json_lines_are_redacted_end_to_end(capsys: pytest.CaptureFixture[str]) 
     assert lines[0]["reminder_id"] == "rem-9"
     assert lines[0]["service"] == "test"
     assert lines[1]["event"] == "stdlib says [email]"
+
+
+def test_json_lines_carry_a_utc_timestamp_and_write_other_types_as_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("test", fmt="json")
+    try:
+        get_logger("t").info("handled", ms=0.5, queue=object(), tags=("a", 1), note="x")
+        [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert line["timestamp"].endswith("Z")
+    assert datetime.fromisoformat(line["timestamp"]).utcoffset() == timedelta(0)
+    assert line["ms"] == 0.5
+    assert line["queue"].startswith("<object object at")
+    assert line["tags"] == ["a", 1]
+    assert line["note"] == "[redacted]"
+    assert (line["event"], line["level"], line["logger"]) == ("handled", "info", "t")

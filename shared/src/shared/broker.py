@@ -22,10 +22,10 @@ from shared.metrics import (
     CLINIC_EVENT_TYPES,
     CLINIC_EVENTS,
     PUBLISH_FAILURES,
-    PUBLISH_SECONDS,
-    PUBLISHED,
     clinic_label,
     event_type_label,
+    publish_histogram,
+    published_counter,
 )
 from shared.topology import PUBLISH_TO, RETRY_TIERS, Exchange, Topology
 
@@ -189,7 +189,7 @@ class EventPublisher:
             except Exception as exc:
                 PUBLISH_FAILURES.labels(exchange.value, label, type(exc).__name__).inc()
                 raise
-            PUBLISH_SECONDS.labels(exchange.value).observe(time.perf_counter() - started)
-            PUBLISHED.labels(exchange.value, label).inc()
+            publish_histogram(exchange.value).observe(time.perf_counter() - started)
+            published_counter(exchange.value, label).inc()
         if tag in CLINIC_EVENT_TYPES:
             CLINIC_EVENTS.labels(clinic_label(event.clinic_id), label).inc()

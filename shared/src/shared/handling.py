@@ -16,6 +16,7 @@ redelivered instead).
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import random
@@ -26,23 +27,23 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import structlog
 from aio_pika import IncomingMessage
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
 from faststream.rabbit import Channel, ExchangeType, RabbitBroker, RabbitExchange
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
 from shared.metrics import (
     DEAD_LETTERED,
-    HANDLING_SECONDS,
-    MESSAGES_HANDLED,
     RETRIES,
     event_type_label,
+    handled_counter,
+    handling_histogram,
 )
 from shared.topology import Topology
 
@@ -150,6 +151,37 @@ def permanent_reason(exc: Exception, body: bytes) -> str | None:
     return None
 
 
+def body_validator(
+    handler: Callable[..., Any],
+) -> Callable[[StreamMessage[Any]], Awaitable[Any]] | None:
+    """A FastStream decoder that validates a body straight from its bytes into the type
+    of the handler's one parameter, or None when the handler does not have exactly one
+    annotated parameter (FastStream's own decoding then applies).
+
+    pydantic-core parses the JSON as it validates: one pass instead of ``json.loads``
+    into dicts and a validation of those. FastStream still checks the handler's
+    argument, but it is already an instance of the annotated type and passes as is; the
+    AsyncAPI document still takes the payload's schema from the annotation. A body that
+    is not JSON or does not validate raises ``ValidationError``, dead-lettered by the
+    handling middleware with the reason (``describe_validation_error``)."""
+    params = list(inspect.signature(handler).parameters.values())
+    try:
+        hints = get_type_hints(handler, include_extras=True)
+    except NameError:  # an annotation that only resolves where the handler was defined
+        return None
+    if len(params) != 1 or params[0].kind not in _ONE_VALUE or params[0].name not in hints:
+        return None
+    validate = TypeAdapter[Any](hints[params[0].name]).validate_json
+
+    async def decode(msg: StreamMessage[Any]) -> Any:
+        return validate(msg.body)
+
+    return decode
+
+
+_ONE_VALUE = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     """Full-jitter exponential backoff; a provider's Retry-After is a floor."""
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(attempt - 1, 0))
@@ -204,9 +236,9 @@ class EventHandlingMiddleware(BaseMiddleware):
             return None
         finally:
             elapsed = time.perf_counter() - started
-            HANDLING_SECONDS.labels(queue).observe(elapsed)
+            handling_histogram(queue).observe(elapsed)
             # The header is the sender's word: only known event types become label values.
-            MESSAGES_HANDLED.labels(queue, event_type_label(event_type), outcome).inc()
+            handled_counter(queue, event_type_label(event_type), outcome).inc()
             summary.update(queue=queue, outcome=outcome, ms=round(elapsed * 1000, 2))
             log.info("message handled", **summary)
             _SUMMARY.reset(summary_token)

@@ -8,6 +8,8 @@ template, never by path (``shared.http_metrics``).
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Histogram
 
 from shared.topology import RoutingKey
@@ -76,6 +78,30 @@ HTTP_SECONDS = Histogram(
 def event_type_label(value: str) -> str:
     """The event type as a label: a known routing key, else ``other``."""
     return value if value in KNOWN_EVENT_TYPES else OTHER
+
+
+# Every message and every publish counts itself: the label children are looked up once
+# per combination (``labels()`` takes a lock and builds a key each time). The combinations
+# are bounded: queues and exchanges by the topology, event types by
+# ``event_type_label``, outcomes by the handling middleware.
+@cache
+def handled_counter(queue: str, event_type: str, outcome: str) -> Counter:
+    return MESSAGES_HANDLED.labels(queue, event_type, outcome)
+
+
+@cache
+def handling_histogram(queue: str) -> Histogram:
+    return HANDLING_SECONDS.labels(queue)
+
+
+@cache
+def published_counter(exchange: str, event_type: str) -> Counter:
+    return PUBLISHED.labels(exchange, event_type)
+
+
+@cache
+def publish_histogram(exchange: str) -> Histogram:
+    return PUBLISH_SECONDS.labels(exchange)
 
 
 class FirstSeen:

@@ -12,7 +12,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 import uvloop
@@ -20,7 +20,6 @@ from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
-from faststream.rabbit.subscriber import RabbitSubscriber
 from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -30,7 +29,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from shared.broker import EventPublisher, declare_with_connection, rabbit_queue
 from shared.contracts.base import Event
-from shared.handling import make_broker
+from shared.handling import body_validator, make_broker
 from shared.http_metrics import instrument
 from shared.logging import configure_logging, get_logger
 from shared.readiness import OK, rabbitmq_check, run_checks
@@ -38,7 +37,11 @@ from shared.settings import ServiceSettings
 from shared.topology import Topology
 from shared.tracing import instrument_http, tracer_provider
 
+if TYPE_CHECKING:
+    from faststream._internal.endpoint.call_wrapper import HandlerCallWrapper
+
 Hook = Callable[["Service"], Awaitable[None]]
+EventHandler = Callable[[Any], Awaitable[None]]
 log = get_logger("shared.service")
 TOPOLOGY_CHECK_TIMEOUT = 30.0
 
@@ -104,15 +107,24 @@ class Service:
         """A Redis key under this deployment's prefix and the service's name."""
         return ":".join((self.settings.redis_prefix, self.name, *parts))
 
-    def subscriber(self, base: str, description: str) -> RabbitSubscriber:
+    def subscriber(
+        self, base: str, description: str
+    ) -> Callable[[EventHandler], HandlerCallWrapper[..., Awaitable[None]]]:
         """Decorates a handler of one of the service's queues. Errors are never acked
-        silently: the handling middleware retries or dead-letters them with a reason."""
-        return self.broker.subscriber(
+        silently: the handling middleware retries or dead-letters them with a reason.
+        The body is validated from its bytes into the handler's annotated event type
+        (``body_validator``)."""
+        subscriber = self.broker.subscriber(
             rabbit_queue(self.topology, base),
             ack_policy=AckPolicy.NACK_ON_ERROR,
             title=self.topology.queue(base),
             description=description,
         )
+
+        def register(handler: EventHandler) -> HandlerCallWrapper[..., Awaitable[None]]:
+            return subscriber(handler, decoder=body_validator(handler))
+
+        return register
 
     async def readiness(self) -> dict[str, str]:
         """``ok`` or why not, for the broker connection and Redis."""
