@@ -19,7 +19,6 @@ from notifier.decide import (
     decide,
 )
 from notifier.outcomes import SentRecord
-from notifier.sms_text import OPT_OUT_TEXT
 from shared.contracts import (
     ActivityKind,
     Caps,
@@ -34,6 +33,7 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.contracts.examples import example_policy
+from shared.messages.sms_text import OPT_OUT_TEXT
 
 CLINIC = str(uuid.uuid4())
 CLIENT = str(uuid.uuid4())

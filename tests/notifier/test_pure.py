@@ -6,7 +6,6 @@ import pytest
 
 from notifier.channels import channel_order, plan_channels
 from notifier.keywords import Keyword, parse_keyword
-from notifier.sms_text import OPT_OUT_TEXT, fit, measure, with_opt_out
 from notifier.twilio_status import map_status
 from shared.contracts import (
     Channel,
@@ -17,6 +16,7 @@ from shared.contracts import (
     SuppressionReason,
     new_envelope,
 )
+from shared.messages.sms_text import OPT_OUT_TEXT, fit, measure, with_opt_out
 
 SMS, EMAIL, PUSH = Channel.SMS, Channel.EMAIL, Channel.PUSH
 

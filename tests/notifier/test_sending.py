@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from notifier.sms_text import OPT_OUT_TEXT, measure
 from shared.contracts import ChannelConsent, ContactPoints, PushSubscription
 from shared.handling import REASON_HEADER
+from shared.messages.sms_text import OPT_OUT_TEXT, measure
 from tests.notifier.conftest import EMAIL, PHONE, TITLE, Harness, reminder
 from tests.support.infra import wait_for
 

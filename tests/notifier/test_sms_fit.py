@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifier.compose import LinkConfig, build_message, done_link, render_reminder
-from notifier.sms_text import ELLIPSIS, OPT_OUT_TEXT, fit, is_gsm7, measure, sms_text, to_gsm7
 from notifier.unsubscribe import UnsubscribeClaims, sign_unsubscribe, verify_unsubscribe
 from shared.contracts import (
     ActivityKind,
@@ -28,6 +27,15 @@ from shared.contracts import (
     ReminderDue,
     ReminderPurpose,
     new_envelope,
+)
+from shared.messages.sms_text import (
+    ELLIPSIS,
+    OPT_OUT_TEXT,
+    fit,
+    is_gsm7,
+    measure,
+    sms_text,
+    to_gsm7,
 )
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.templates import RenderInput, render
 from shared.contracts import Messaging, ReminderPurpose
+from shared.messages.templates import RenderInput, render
 
 TITLE = "Exposure: leave the house alone"
 

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from notifier.providers.base import OutboundMessage
-from notifier.sms_text import sms_text
-from notifier.templates import Rendered, RenderInput, pick_language, render
 from notifier.unsubscribe import UNSUBSCRIBE_PATH, UnsubscribeClaims, sign_unsubscribe
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ReminderDue
 from shared.contracts import ReminderPurpose as Purpose
 from shared.links import done_code, done_url
+from shared.messages.sms_text import MAX_SMS_SEGMENTS, sms_text
+from shared.messages.templates import Rendered, RenderInput, pick_language, render
 
 FALLBACK_CLINIC_NAME = "Your care team"
-MAX_SMS_SEGMENTS = 2
 
 
 @dataclass(frozen=True)

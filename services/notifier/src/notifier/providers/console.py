@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 from notifier.providers.base import OutboundMessage, SendResult
-from notifier.sms_text import measure
 from shared.logging import get_logger
+from shared.messages.sms_text import measure
 
 log = get_logger("notifier.console")
 

@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 
 OPT_OUT_TEXT = "Reply STOP to opt out."
+MAX_SMS_SEGMENTS = 2  # what one reminder may take, its done link whole
 ELLIPSIS = "..."  # three GSM-7 dots: the single "…" is not GSM-7
 
 _GSM7_BASIC = (

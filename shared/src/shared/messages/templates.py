@@ -18,7 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from shared.contracts import Messaging, ReminderPurpose
 from shared.logging import get_logger
 
-log = get_logger("notifier.templates")
+log = get_logger("shared.messages.templates")
 
 PARTS = ("sms", "subject", "text", "html", "push_title", "push_body")
 # Every default SMS with its link fits one GSM-7 segment (160) for a clinic name of up
