@@ -23,7 +23,6 @@ import httpx
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 
-from notifier.sms_text import measure
 from shared.broker import delete_topology, publish_event
 from shared.contracts import (
     Activity,
@@ -44,6 +43,7 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.contracts.examples import example_policy
+from shared.messages.sms_text import measure
 from shared.topology import Exchange, Topology
 from tests.fakes.smtp_server import FakeSmtp
 from tests.fakes.twilio_api import FakeTwilio

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from shared.contracts import (
     AdherenceSummary,
     ClinicianAlert,
+    ClinicPolicyChanged,
     CompletionRecorded,
     ReminderDelivered,
     ReminderDue,
@@ -15,7 +16,11 @@ from shared.contracts import (
 from shared.service import Service, create_http_app
 from shared.topology import TRACKER_QUEUE
 from tracker import handlers
+from tracker.console.adherence import adherence_router
 from tracker.console.assets import assets_router
+from tracker.console.dead_letters import dead_letters_router
+from tracker.console.policies import policies_router
+from tracker.console.timeline import timeline_router
 from tracker.dashboard import dashboard_router
 from tracker.links import done_router
 from tracker.runtime import Runtime
@@ -38,6 +43,7 @@ def build(settings: TrackerSettings | None = None) -> tuple[Service, Runtime]:
             AdherenceSummary,
             ClinicianAlert,
             ReminderDue,  # encouragement messages travel to the notifier as reminders
+            ClinicPolicyChanged,  # a policy saved in the console, inbound as the EHR's
         ),
     )
     runtime = Runtime(settings)
@@ -59,4 +65,8 @@ def create_app(settings: TrackerSettings | None = None) -> FastAPI:
     app.include_router(dashboard_router(runtime))
     app.include_router(assets_router())
     # Console pages and their APIs (one router per page; see tracker/console/).
+    app.include_router(timeline_router(runtime))
+    app.include_router(dead_letters_router(runtime))
+    app.include_router(policies_router(runtime, service.publisher))
+    app.include_router(adherence_router(runtime))
     return app

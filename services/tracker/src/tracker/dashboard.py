@@ -30,12 +30,29 @@ def dashboard_router(runtime: Runtime) -> APIRouter:
         # The page itself holds no data; it asks the API with the viewer's token.
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
-    @router.get("/api/whoami")
+    @router.get(
+        "/api/whoami",
+        tags=["dashboard"],
+        response_description='Who the token is: {"scope": "ops" or "clinic", "clinics": '
+        "[...]} (every clinic with recorded deliveries for ops, its own for a clinic).",
+        responses={401: {"description": "No token, or an unknown one."}},
+    )
     async def whoami(viewer: CurrentViewer) -> dict[str, Any]:
         clinics = await runtime.store.clinics() if viewer.is_ops else [viewer.clinic_id]
         return {"scope": "ops" if viewer.is_ops else "clinic", "clinics": clinics}
 
-    @router.get("/api/overview")
+    @router.get(
+        "/api/overview",
+        tags=["dashboard"],
+        response_description="Everything the dashboard shows for the last `hours`: totals, "
+        "series per hour, by channel, provider and clinic, failure reasons, latest failures "
+        "and opt-outs (ids and scrubbed reasons only); queues and scheduler backlog for ops "
+        "(null for a clinic token).",
+        responses={
+            401: {"description": "No token, or an unknown one."},
+            403: {"description": "A clinic token asking for another clinic."},
+        },
+    )
     async def overview(
         viewer: CurrentViewer,
         clinic: str | None = None,

@@ -14,6 +14,7 @@ from shared.contracts import (
     ActivityPaused,
     ActivityResumed,
     ActivityUpdated,
+    ClientPlanChanged,
     ClinicPolicyChanged,
     CompletionReported,
     ConsentChanged,
@@ -55,7 +56,8 @@ TrackerInput = Annotated[
     | DeliveryStatusChanged
     | ConsentChanged
     | CompletionReported
-    | SchedulerBacklogReported,
+    | SchedulerBacklogReported
+    | ClientPlanChanged,
     Field(discriminator="type"),
 ]
 ByClient = (
@@ -67,6 +69,7 @@ ByClient = (
     | ActivityCompleted
     | CompletionReported
     | SessionUpcoming
+    | ClientPlanChanged
 )
 ByReminder = NotificationDispatched | NotificationFailed | NotificationSuppressed
 
@@ -126,6 +129,8 @@ async def handle(cases: UseCases, event: TrackerInput) -> None:  # noqa: C901, P
             await delivery.consent(
                 event.clinic_id, event.channel.value, event.source, event.opted_out
             )
+        case ClientPlanChanged():
+            await cases.plans.changed(event)
         case SchedulerBacklogReported():
             await cases.store.put_backlog(event.replica, backlog_report(event))
         case ReminderDue():
@@ -162,6 +167,7 @@ def completion_input(event: ActivityCompleted | CompletionReported) -> Completio
         source=event.source,
         rating=event.rating if isinstance(event, ActivityCompleted) else None,
         note=event.note,
+        reminder_id=event.reminder_id if isinstance(event, CompletionReported) else None,
     )
 
 

@@ -19,6 +19,16 @@ one field per day), ``client:<clinic>/<client>`` (set of assignment ids), and th
 ``once:<what>:<clinic>/<id>:<day or run>``.
 Per clinic: ``counts:h|d:<clinic>:<bucket>``, ``stream:failures|optouts:<clinic>``,
 ``policy:<clinic>/<policy id>`` (and ``policy:<clinic>/_latest``).
+Policy console, per policy: ``policy-claim:<clinic>/<policy id>`` (the highest version a
+save claimed), ``policy-history:<clinic>/<policy id>`` (hash: version -> JSON who/when/what
+changed, the newest 50); per clinic ``policies:<clinic>`` (set of policy ids) and
+``clients:<clinic>`` (sorted set: client ref -> when its assignments were last written,
+older than the assignment retention dropped).
+Per client (hash tag ``{<clinic>/<client>}``: the plan script's keys share a slot):
+``timeline:{tag}`` (stream: what happened to the client's reminders and activities, each
+entry ids, times and reasons only; capped, trimmed to and expiring after the delivery
+retention) and ``plan:{tag}`` (hash: the scheduler's latest plan, ``at`` its time in
+microseconds, and ``seen:<...>`` the plan decisions already put on the timeline).
 Global: ``active`` (set of ``<clinic>/<assignment>``), ``clinics``, ``backlog:<replica>``,
 ``link:<code>``.
 Before this layout an outcome was claimed with ``once:outcome:<clinic>/<reminder>:<kind>``:
@@ -85,6 +95,13 @@ class Keys:
     def once(self, *parts: str) -> str:
         return self.key("once", *parts)
 
+    # -- per client (the console's timeline) --------------------------------------------
+    def timeline(self, clinic_id: str, client_ref: str) -> str:
+        return self.key("timeline", _tag(clinic_id, client_ref))
+
+    def plan(self, clinic_id: str, client_ref: str) -> str:
+        return self.key("plan", _tag(clinic_id, client_ref))
+
     # -- per clinic and global ----------------------------------------------------------
     def counts(self, clinic_id: str, at: datetime) -> tuple[str, str]:
         """The hourly and the daily counter hash of ``at``."""
@@ -105,6 +122,19 @@ class Keys:
     def legacy_policy(self, clinic_id: str, policy_id: str) -> str:
         return self.key("policy", clinic_id, policy_id)
 
+    # -- policy console and adherence (per clinic) --------------------------------------
+    def policy_claim(self, clinic_id: str, policy_id: str) -> str:
+        return self.key("policy-claim", scoped(clinic_id, policy_id))
+
+    def policy_history(self, clinic_id: str, policy_id: str) -> str:
+        return self.key("policy-history", scoped(clinic_id, policy_id))
+
+    def policies(self, clinic_id: str) -> str:
+        return self.key("policies", clinic_id)
+
+    def clinic_clients(self, clinic_id: str) -> str:
+        return self.key("clients", clinic_id)
+
     @property
     def active(self) -> str:
         return self.key("active")
@@ -117,5 +147,5 @@ class Keys:
         return self.key("backlog", replica)
 
 
-def _tag(clinic_id: str, reminder_id: str) -> str:
-    return "{" + scoped(clinic_id, reminder_id) + "}"
+def _tag(clinic_id: str, ref: str) -> str:
+    return "{" + scoped(clinic_id, ref) + "}"

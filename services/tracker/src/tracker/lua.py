@@ -5,16 +5,19 @@ message hashes do (tag ``{<clinic>/<reminder>}``); its counters, ``clinics`` set
 failures stream are the clinic's, named before tags existed, so they cannot share it
 without a new key layout (on a cluster they would move to a second call after the
 commit). The same holds for the assignment commit (record, client index, ``active``)
-and the completion commit (completions hash and its claims). The policy script and the
+and the completion commit (completions hash and its claims, the client's timeline). The
+plan commit's plan hash and timeline share the client's tag. The policy script and the
 done-link script touch one key each.
 """
 
 from __future__ import annotations
 
-# KEYS: reminder, message, hourly counts, daily counts, clinics, failures stream.
+# KEYS: reminder, message, hourly counts, daily counts, clinics, failures stream[, the
+# client's timeline].
 # ARGV: expected rev, delivery ttl, hourly ttl, daily ttl, stream max length, clinic,
 # JSON change {reminder: [[f, v]...], message: [[f, v]...], counts: [[f, n]...],
-# failure: [f, v, ...], claim: field or ''}.
+# failure: [f, v, ...], claim: field or '', timeline: [[f, v, ...]...]}, timeline max
+# length, timeline min id (entries older than the retention go).
 # Applies the change if nobody committed for this reminder since it was loaded (optimistic
 # concurrency on the reminder's ``rev``): a decision made on stale state is refused
 # whole (-1), so counters, the failure entry and the announcement claim are written once.
@@ -43,13 +46,22 @@ if #c.failure > 0 then
   redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', unpack(c.failure))
   redis.call('SADD', KEYS[5], ARGV[6])
 end
+if #KEYS > 6 and #c.timeline > 0 then
+  for _, e in ipairs(c.timeline) do
+    redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[8], '*', unpack(e))
+  end
+  redis.call('XTRIM', KEYS[7], 'MINID', '~', ARGV[9])
+  redis.call('EXPIRE', KEYS[7], ARGV[2])
+end
 return rev + 1
 """
 
-# KEYS: assignment record, client index, active set.
+# KEYS: assignment record, client index, active set, the clinic's client index.
 # ARGV: the record as loaded ('' if none), the new record, ttl, assignment id,
-# <clinic>/<assignment>, '1' if cancelled. Compare-and-set: 0 when the record changed
-# since it was loaded (the caller loads and decides again), 1 when written.
+# <clinic>/<assignment>, '1' if cancelled, client ref, now (epoch seconds).
+# Compare-and-set: 0 when the record changed since it was loaded (the caller loads and
+# decides again), 1 when written. The clinic's clients are scored by their last write;
+# those older than the retention (their records are gone) are dropped.
 ASSIGNMENT_COMMIT = """
 local current = redis.call('GET', KEYS[1]) or ''
 if current ~= ARGV[1] then return 0 end
@@ -61,6 +73,9 @@ if ARGV[6] == '1' then
 else
   redis.call('SADD', KEYS[3], ARGV[5])
 end
+redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', tonumber(ARGV[8]) - tonumber(ARGV[3]))
+redis.call('EXPIRE', KEYS[4], ARGV[3])
 return 1
 """
 
@@ -72,17 +87,100 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 """
 
-# KEYS: completions hash, the completion's claim[, the encouragement's claim].
-# ARGV: day, completion (JSON), assignment ttl, encouragement ttl.
-# Records the occurrence once (HSETNX) and claims its announcements: {added, claimed,
-# encouragement claimed}.
+# KEYS: completions hash, the completion's claim, the client's timeline[, the
+# encouragement's claim].
+# ARGV: day, completion (JSON), assignment ttl, encouragement (and timeline) ttl,
+# timeline entry (JSON [f, v, ...]), timeline max length, timeline min id.
+# Records the occurrence once (HSETNX), on the timeline too, and claims its
+# announcements: {added, claimed, encouragement claimed}.
 COMPLETION_COMMIT = """
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if added == 1 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(cjson.decode(ARGV[5])))
+  redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[7])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
 local claimed = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) and 1 or 0
 local encourage = 0
-if #KEYS > 2 then
-  encourage = redis.call('SET', KEYS[3], '1', 'NX', 'EX', ARGV[4]) and 1 or 0
+if #KEYS > 3 then
+  encourage = redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) and 1 or 0
 end
 return {added, claimed, encourage}
 """
+
+# KEYS: the client's plan hash, the client's timeline (one hash tag: one slot).
+# ARGV: the plan's time (microseconds), the plan (JSON), ttl, timeline max length,
+# timeline min id, JSON {seen: [f, v, ...], forget: [f...], timeline: [[f, v, ...]...]}.
+# Newest plan wins: an older or equal one is refused (0), with nothing written.
+PLAN_COMMIT = """
+local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '-1')
+if at >= tonumber(ARGV[1]) then return 0 end
+local c = cjson.decode(ARGV[6])
+redis.call('HSET', KEYS[1], 'at', ARGV[1], 'plan', ARGV[2])
+if #c.seen > 0 then redis.call('HSET', KEYS[1], unpack(c.seen)) end
+if #c.forget > 0 then redis.call('HDEL', KEYS[1], unpack(c.forget)) end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if #c.timeline > 0 then
+  for _, e in ipairs(c.timeline) do
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', unpack(e))
+  end
+  redis.call('XTRIM', KEYS[2], 'MINID', '~', ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+"""
+
+# Trims a policy's history hash (HISTORY) to its newest ARGV[3] versions.
+_TRIM_HISTORY = """
+local versions = redis.call('HKEYS', HISTORY)
+local extra = #versions - tonumber(ARGV[3])
+if extra > 0 then
+  table.sort(versions, function(a, b) return tonumber(a) < tonumber(b) end)
+  for i = 1, extra do redis.call('HDEL', HISTORY, versions[i]) end
+end
+"""
+
+# KEYS: the policy, its version claim, its history. ARGV: the version the editor started
+# from, the history entry (JSON), history kept, the version stored elsewhere (a policy in
+# the previous key layout; 0 if none). A save takes the next version only if nobody took
+# it since the editor loaded the policy: {1, version} or {0, the latest version}.
+POLICY_CLAIM = (
+    """
+local stored = tonumber(ARGV[4])
+local raw = redis.call('GET', KEYS[1])
+if raw then stored = math.max(stored, tonumber(cjson.decode(raw).version)) end
+local latest = math.max(stored, tonumber(redis.call('GET', KEYS[2]) or '0'))
+if latest ~= tonumber(ARGV[1]) then return {0, latest} end
+local version = latest + 1
+redis.call('SET', KEYS[2], version)
+redis.call('HSET', KEYS[3], version, ARGV[2])
+"""
+    + _TRIM_HISTORY.replace("HISTORY", "KEYS[3]")
+    + """
+return {1, version}
+"""
+)
+
+# KEYS: the version claim, the history. ARGV: the claimed version. A save whose publish
+# failed gives its version back (unless a later save claimed past it).
+POLICY_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], tonumber(ARGV[1]) - 1)
+end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: the history. ARGV: version, entry, kept. A version's entry is written once: a
+# console save's own entry is not replaced by the "EHR" one of the same event coming
+# back through the queue.
+POLICY_HISTORY_ADD = (
+    """
+local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+"""
+    + _TRIM_HISTORY.replace("HISTORY", "KEYS[1]")
+    + """
+return added
+"""
+)

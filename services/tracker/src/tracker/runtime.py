@@ -23,6 +23,7 @@ from tracker.usecases.assignments import Assignments
 from tracker.usecases.completion import Completions
 from tracker.usecases.delivery import Delivery
 from tracker.usecases.escalation import Escalations
+from tracker.usecases.plans import Plans
 from tracker.usecases.publishing import Publisher
 from tracker.usecases.summary import Summaries
 
@@ -38,6 +39,7 @@ class UseCases:
     escalations: Escalations
     assignments: Assignments
     links: DoneLinks
+    plans: Plans
     order: InOrder = field(default_factory=InOrder)
 
 
@@ -72,6 +74,7 @@ class Runtime:
             escalations=Escalations(store, publisher, clock),
             assignments=Assignments(store),
             links=DoneLinks(records, store, completions, secret_values(s.link_secrets), clock),
+            plans=Plans(store, clock),
         )
         return self._cases
 
@@ -124,4 +127,5 @@ def retention_for(s: TrackerSettings) -> Retention:
         assignment_days=s.assignment_retention_days,
         stream_max_len=s.stream_max_len,
         backlog_seconds=s.backlog_ttl_seconds,
+        timeline_max_len=s.timeline_max_len,
     )

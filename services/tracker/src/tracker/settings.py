@@ -40,6 +40,13 @@ class TrackerSettings(ServiceSettings):
     stream_max_len: int = Field(
         default=500, ge=10, le=100_000, description="Recent failures/opt-outs kept per clinic."
     )
+    timeline_max_len: int = Field(
+        default=1000,
+        ge=50,
+        le=100_000,
+        description="Entries kept on a client's timeline (the console); none older than "
+        "the delivery retention.",
+    )
     backlog_ttl_seconds: int = Field(default=60, ge=5, le=3600)
     escalation_interval_seconds: float = Field(
         default=300.0, ge=0.5, le=86_400, description="How often missed runs are checked."

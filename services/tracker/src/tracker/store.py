@@ -28,10 +28,12 @@ from shared.service import redis_text
 from tracker import lua
 from tracker.adherence import Completion
 from tracker.decide.delivery import Change, Fact, Loaded
+from tracker.decide.timeline import PlanChange
 from tracker.keys import LATEST, Keys, scoped, unscoped
 from tracker.records import AssignmentRecord
 
 DAY = 86_400
+HISTORY_KEPT = 50  # versions of a policy whose who/when/what the console shows
 # A write that rides along with a commit in the same round trip; it must be idempotent,
 # since a refused commit is sent again with it.
 SideWrite = Callable[[Pipeline], None]
@@ -45,6 +47,12 @@ class Retention:
     assignment_days: int = 400
     stream_max_len: int = 500
     backlog_seconds: int = 60
+    timeline_max_len: int = 1000  # entries per client (and no older than delivery_days)
+
+    def timeline_min_id(self, now: datetime) -> str:
+        """The oldest stream id a client's timeline keeps (the delivery retention)."""
+        oldest = now - timedelta(days=self.delivery_days)
+        return f"{max(int(oldest.timestamp() * 1000), 0)}-0"
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,10 @@ class TrackerStore:
         self._assignment = redis.register_script(lua.ASSIGNMENT_COMMIT)
         self._policy = redis.register_script(lua.POLICY_PUT)
         self._completion = redis.register_script(lua.COMPLETION_COMMIT)
+        self._policy_claim = redis.register_script(lua.POLICY_CLAIM)
+        self._policy_release = redis.register_script(lua.POLICY_RELEASE)
+        self._policy_history = redis.register_script(lua.POLICY_HISTORY_ADD)
+        self._plan = redis.register_script(lua.PLAN_COMMIT)
 
     @property
     def prefix(self) -> str:
@@ -103,15 +115,19 @@ class TrackerStore:
             k.clinics,
             k.stream("failures", fact.clinic_id),
         ]
+        if change.timeline_client is not None:
+            keys.append(k.timeline(fact.clinic_id, change.timeline_client))
         body = {
             "reminder": list(change.reminder.items()),
             "message": list(change.message.items()),
             "counts": list(change.counts.items()),
             "failure": [x for pair in (change.failure or {}).items() for x in pair],
             "claim": change.claim or "",
+            "timeline": [_flat(e) for e in change.timeline],
         }
         ttls = [r.delivery_days * DAY, r.hourly_counter_days * DAY, r.daily_counter_days * DAY]
         args = [rev, *ttls, r.stream_max_len, fact.clinic_id, json.dumps(body)]
+        args += [r.timeline_max_len, r.timeline_min_id(now)]
         result, error = await self._pipelined(self._delivery.sha, keys, args, also)
         return int(result) >= 0, error
 
@@ -170,8 +186,10 @@ class TrackerStore:
         at: datetime,
         fields: Mapping[str, int],
         entries: Sequence[tuple[str, Mapping[str, str]]] = (),
+        also: Sequence[SideWrite] = (),
     ) -> None:
-        """Add to the clinic's counters and append stream ``entries``: one round trip."""
+        """Add to the clinic's counters and append stream ``entries`` (and ``also``): one
+        round trip."""
         hourly, daily = self.keys.counts(clinic_id, at)
         r = self.retention
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -189,6 +207,8 @@ class TrackerStore:
                     approximate=True,
                 )
             pipe.sadd(self.keys.clinics, clinic_id)
+            for write in also:
+                write(pipe)
             await pipe.execute()
 
     async def hourly_counts(self, clinic_id: str, hours: list[datetime]) -> list[dict[str, int]]:
@@ -226,19 +246,29 @@ class TrackerStore:
         day: date,
         data: Mapping[str, Any],
         encourage: bool,
+        *,
+        client_ref: str,
+        entry: Mapping[str, str],
+        now: datetime,
     ) -> tuple[bool, bool, bool]:
-        """Record the occurrence once and claim its announcements: (added, completion
-        claimed, encouragement claimed), in one round trip."""
+        """Record the occurrence once (``entry`` on the client's timeline) and claim its
+        announcements: (added, completion claimed, encouragement claimed), in one round
+        trip."""
         scope, iso = scoped(clinic_id, assignment_id), day.isoformat()
-        keys = [self.keys.completions(clinic_id, assignment_id), self.keys.once(*_done(scope, iso))]
+        k = self.keys
+        keys = [k.completions(clinic_id, assignment_id), k.once(*_done(scope, iso))]
+        keys.append(k.timeline(clinic_id, client_ref))
         if encourage:
-            keys.append(self.keys.once(*_encouraged(scope, iso)))
+            keys.append(k.once(*_encouraged(scope, iso)))
         r = self.retention
         args: list[str | int] = [
             iso,
             json.dumps(data),
             r.assignment_days * DAY,
             r.delivery_days * DAY,
+            json.dumps(_flat(entry)),
+            r.timeline_max_len,
+            r.timeline_min_id(now),
         ]
         added, claimed, encouraged = await self._completion(keys=keys, args=args)
         return bool(added), bool(claimed), bool(encouraged)
@@ -279,15 +309,18 @@ class TrackerStore:
         text = redis_text(raw) if raw else ""
         return text, AssignmentRecord.model_validate_json(text) if text else None
 
-    async def commit_assignment(self, loaded: str, record: AssignmentRecord) -> bool:
+    async def commit_assignment(
+        self, loaded: str, record: AssignmentRecord, now: datetime | None = None
+    ) -> bool:
         """Write ``record`` (and its indexes) unless it changed since it was ``loaded``."""
         k = self.keys
         clinic_id, assignment_id = record.clinic_id, record.assignment_id
         keys = [k.assignment(clinic_id, assignment_id), k.client(clinic_id, record.client_ref)]
-        keys.append(k.active)
+        keys += [k.active, k.clinic_clients(clinic_id)]
         ttl = self.retention.assignment_days * DAY
         args: list[str | int] = [loaded, record.model_dump_json(), ttl, assignment_id]
         args += [scoped(clinic_id, assignment_id), "1" if record.status == "cancelled" else "0"]
+        args += [record.client_ref, int((now or datetime.now(UTC)).timestamp())]
         return bool(await self._assignment(keys=keys, args=args))
 
     async def assignment(self, clinic_id: str, assignment_id: str) -> AssignmentRecord | None:
@@ -357,7 +390,8 @@ class TrackerStore:
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.evalsha(self._policy.sha, 1, key, raw, policy.version)
-            results = await pipe.execute(raise_on_error=False)
+            pipe.sadd(self.keys.policies(clinic_id), policy.policy_id)  # the console's list
+            *results, _ = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in results):  # idempotent: run again
             return any([await self._policy(keys=[key], args=[raw, policy.version]) for key in keys])
         _raise_first(results)
@@ -381,6 +415,169 @@ class TrackerStore:
         if ":" in clinic_id or ":" in policy_id:
             return None
         return await self.redis.get(self.keys.legacy_policy(clinic_id, policy_id))
+
+    # -- the console: a client's timeline and latest plan -----------------------------
+
+    def timeline_write(
+        self, clinic_id: str, client_ref: str, entries: Sequence[Mapping[str, str]], now: datetime
+    ) -> SideWrite:
+        """Entries for the client's timeline, sent with another round trip. Not idempotent:
+        only beside writes that are never sent again (the counters of a retried attempt)."""
+        key, r = self.keys.timeline(clinic_id, client_ref), self.retention
+
+        def write(pipe: Pipeline) -> None:
+            for entry in entries:
+                fields: dict[Any, Any] = dict(entry)
+                pipe.xadd(key, fields, maxlen=r.timeline_max_len, approximate=True)
+            pipe.xtrim(key, minid=r.timeline_min_id(now), approximate=True)
+            pipe.expire(key, r.delivery_days * DAY)
+
+        return write
+
+    async def add_to_timeline(
+        self, clinic_id: str, client_ref: str, entries: Sequence[Mapping[str, str]], now: datetime
+    ) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.timeline_write(clinic_id, client_ref, entries, now)(pipe)
+            await pipe.execute()
+
+    async def load_plan(self, clinic_id: str, client_ref: str) -> dict[str, str]:
+        """The client's plan hash: ``at``, ``plan`` and the decisions already recorded."""
+        return _texts(await self.redis.hgetall(self.keys.plan(clinic_id, client_ref)))
+
+    async def commit_plan(
+        self, clinic_id: str, client_ref: str, change: PlanChange, now: datetime
+    ) -> bool:
+        """Keep the plan unless a newer one is kept; its decisions on the timeline."""
+        k, r = self.keys, self.retention
+        keys = [k.plan(clinic_id, client_ref), k.timeline(clinic_id, client_ref)]
+        body = {
+            "seen": [x for pair in change.seen.items() for x in pair],
+            "forget": change.forget,
+            "timeline": [_flat(e) for e in change.entries],
+        }
+        ttl = r.delivery_days * DAY
+        args: list[str | int] = [change.at, change.plan, ttl, r.timeline_max_len]
+        args += [r.timeline_min_id(now), json.dumps(body)]
+        return bool(await self._plan(keys=keys, args=args))
+
+    async def plan_and_timeline(
+        self, clinic_id: str, client_ref: str, count: int
+    ) -> tuple[str | None, list[tuple[str, dict[str, str]]]]:
+        """The client's latest plan (JSON) and newest ``count`` timeline entries: one
+        round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hget(self.keys.plan(clinic_id, client_ref), "plan")
+            pipe.xrevrange(self.keys.timeline(clinic_id, client_ref), count=count)
+            plan, entries = await pipe.execute()
+        return redis_text(plan) if plan else None, _entries(entries)
+
+    async def reminder_console(
+        self, clinic_id: str, reminder_id: str, channels: Sequence[str]
+    ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+        """A reminder's hash and its message on each channel: one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.reminder(clinic_id, reminder_id))
+            for channel in channels:
+                pipe.hgetall(self.keys.message(clinic_id, reminder_id, channel))
+            reminder, *messages = await pipe.execute()
+        return _texts(reminder), {c: _texts(m) for c, m in zip(channels, messages, strict=True)}
+
+    # -- the policy console: versions, history, the clinic's policies -------------------
+
+    async def stored_policy(self, clinic_id: str, policy_id: str) -> ClinicPolicy | None:
+        """This policy id's newest version (``policy`` falls back to the clinic's latest)."""
+        raw = await self.redis.get(self.keys.policy(clinic_id, policy_id))
+        raw = raw or await self._legacy_policy(clinic_id, policy_id)
+        return ClinicPolicy.model_validate_json(raw) if raw else None
+
+    async def policy_ids(self, clinic_id: str) -> list[str]:
+        """The clinic's policy ids; for a clinic whose policies came before this index,
+        found once by their keys (a scan) and indexed."""
+        index = self.keys.policies(clinic_id)
+        ids = {redis_text(i) for i in await self.redis.smembers(index)}
+        if not ids:
+            head = self.keys.policy(clinic_id, "")
+            async for key in self.redis.scan_iter(match=head + "*", count=1000):
+                ids.add(redis_text(key).removeprefix(head))
+            ids.discard(LATEST)
+            if ids:
+                await self.redis.sadd(index, *ids)
+        return sorted(ids)
+
+    async def claim_policy_version(
+        self, clinic_id: str, policy_id: str, base: int, entry: Mapping[str, Any], stored: int
+    ) -> tuple[bool, int]:
+        """Take version ``base + 1`` with its history entry if ``base`` is still the
+        latest: (True, the version), or (False, the latest version someone else saved).
+        ``stored``: the version this policy has in the previous key layout (or 0)."""
+        k = self.keys
+        keys = [
+            k.policy(clinic_id, policy_id),
+            k.policy_claim(clinic_id, policy_id),
+            k.policy_history(clinic_id, policy_id),
+        ]
+        args: list[str | int] = [base, json.dumps(entry), HISTORY_KEPT, stored]
+        taken, version = await self._policy_claim(keys=keys, args=args)
+        return bool(taken), int(version)
+
+    async def release_policy_version(self, clinic_id: str, policy_id: str, version: int) -> None:
+        k = self.keys
+        keys = [k.policy_claim(clinic_id, policy_id), k.policy_history(clinic_id, policy_id)]
+        await self._policy_release(keys=keys, args=[version])
+
+    async def add_policy_history(
+        self, clinic_id: str, policy_id: str, entry: Mapping[str, Any]
+    ) -> bool:
+        """A version's entry, unless it has one (a console save's own)."""
+        key = self.keys.policy_history(clinic_id, policy_id)
+        args: list[str | int] = [int(entry["version"]), json.dumps(entry), HISTORY_KEPT]
+        return bool(await self._policy_history(keys=[key], args=args))
+
+    async def policy_history(self, clinic_id: str, policy_id: str) -> list[dict[str, Any]]:
+        """Newest first."""
+        raw = await self.redis.hgetall(self.keys.policy_history(clinic_id, policy_id))
+        entries = [cast(dict[str, Any], json.loads(v)) for v in raw.values()]
+        return sorted(entries, key=lambda e: int(e["version"]), reverse=True)
+
+    async def claimed_version(self, clinic_id: str, policy_id: str) -> int:
+        raw = await self.redis.get(self.keys.policy_claim(clinic_id, policy_id))
+        return int(raw) if raw else 0
+
+    # -- adherence: the clinic's clients ----------------------------------------------
+
+    async def clinic_clients(self, clinic_id: str, now: datetime) -> list[str]:
+        """Clients with an assignment written within the assignment retention."""
+        oldest = now.timestamp() - self.retention.assignment_days * DAY
+        key = self.keys.clinic_clients(clinic_id)
+        refs = await self.redis.zrangebyscore(key, oldest, "+inf")
+        return sorted(redis_text(r) for r in refs)
+
+    async def client_views(self, clinic_id: str, clients: Sequence[str]) -> dict[str, ClientView]:
+        """Several clients' records and completions: two round trips in all."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for client in clients:
+                pipe.smembers(self.keys.client(clinic_id, client))
+            indexes = await pipe.execute()
+        ids = {
+            client: sorted(redis_text(i) for i in found)
+            for client, found in zip(clients, indexes, strict=True)
+        }
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for client in clients:
+                for assignment_id in ids[client]:
+                    pipe.get(self.keys.assignment(clinic_id, assignment_id))
+                    pipe.hgetall(self.keys.completions(clinic_id, assignment_id))
+            rows = iter(await pipe.execute())
+        views: dict[str, ClientView] = {}
+        for client in clients:
+            view = views[client] = ClientView([], {})
+            for assignment_id in ids[client]:
+                raw, done = next(rows), next(rows)
+                if raw:
+                    view.records.append(AssignmentRecord.model_validate_json(raw))
+                    view.completions[assignment_id] = _completions(done)
+        return views
 
     # -- scheduler backlog --------------------------------------------------------------
 
@@ -422,6 +619,14 @@ def _completions(raw: Mapping[Any, Any]) -> dict[date, Completion]:
         data = json.loads(value)
         result[day] = Completion(day, data.get("rating"), data.get("note"))
     return result
+
+
+def _flat(entry: Mapping[str, str]) -> list[str]:
+    return [x for pair in entry.items() for x in pair]
+
+
+def _entries(raw: Sequence[tuple[Any, Mapping[Any, Any]]]) -> list[tuple[str, dict[str, str]]]:
+    return [(redis_text(i), _texts(fields)) for i, fields in raw]
 
 
 def _raise_first(results: list[Any]) -> None:

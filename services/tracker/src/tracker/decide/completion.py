@@ -32,6 +32,7 @@ class CompletionInput:
     source: CompletionSource
     rating: int | None = None
     note: str | None = None
+    reminder_id: str | None = None  # the reminder a reply or link answered, if known
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.contracts import DeliveryStatus, Event, ReminderDelivered, ReminderFailed
+from tracker.decide.timeline import Entry, delivery_step
 from tracker.delivery import RANK, Transition, advance, is_failure
 from tracker.privacy import scrub
 
@@ -51,6 +52,8 @@ class Fact:
     provider: str | None = None
     reason: str | None = None
     about: About | None = None  # None for a provider callback: it knows nothing of it
+    at: datetime | None = None  # when it happened (the provider's time for a callback)
+    until: datetime | None = None  # a suppression's deferral (quiet hours moved it)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Change:
     claim: str | None = None  # the reminder field that claims ``announce``
     outcomes: tuple[str, ...] = ()  # counted for the metrics, under ``label``
     label: str = "-"
+    timeline: list[Entry] = field(default_factory=list)  # for the client's timeline
+    timeline_client: str | None = None  # whose timeline (None: nothing to add to one)
 
     @property
     def empty(self) -> bool:
@@ -109,7 +114,29 @@ def decide(loaded: Loaded, fact: Fact, caused: Mapping[str, Any], now: datetime)
     after = {**loaded.reminder, **reminder}
     found = announcement(after, loaded.announced_before, fact, caused, now)
     claim, event = found if found else (None, None)
-    return Change(reminder, message, counts, failure, event, claim, msg.counted(), label)
+    step = delivery_step(
+        after,
+        reminder_id=fact.reminder_id,
+        channel=fact.channel,
+        status=fact.status,
+        provider=None if label == "-" else label,
+        reason=fact.reason,
+        at=fact.at or now,
+        until=fact.until,
+    )
+    reminder |= step.reminder
+    return Change(
+        reminder,
+        message,
+        counts,
+        failure,
+        event,
+        claim,
+        msg.counted(),
+        label,
+        step.entries,
+        step.client_ref,
+    )
 
 
 def retried(fact: Fact, now: datetime) -> tuple[dict[str, int], dict[str, str]]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from shared.contracts import ActivityAssigned, ActivityUpdated, ClinicPolicyChanged
 from shared.errors import TransientError
 from tracker.decide.assignments import Lifecycle, assigned, lifecycle
+from tracker.decide.policies import EHR, changes, history_entry
 from tracker.records import AssignmentRecord
 from tracker.store import TrackerStore
 
@@ -27,7 +28,15 @@ class Assignments:
         await self.change(event.clinic_id, event.assignment_id, lambda r: lifecycle(r, event))
 
     async def policy(self, event: ClinicPolicyChanged) -> None:
-        await self.store.put_policy(event.clinic_id, event.policy)
+        """Kept if newer, with a line in the policy's history: from the EHR (or the policy
+        CLI) unless a console save wrote the version's line already. The line goes
+        first: both writes are idempotent, so a retry after either fails completes both."""
+        clinic_id, new = event.clinic_id, event.policy
+        previous = await self.store.stored_policy(clinic_id, new.policy_id)
+        if previous is None or new.version > previous.version:
+            entry = history_entry(new.version, EHR, event.occurred_at, changes(previous, new))
+            await self.store.add_policy_history(clinic_id, new.policy_id, entry)
+        await self.store.put_policy(clinic_id, new)
 
     async def change(
         self, clinic_id: str, assignment_id: str, change: Change

@@ -10,6 +10,7 @@ from typing import Any
 from shared.contracts import utcnow
 from tracker import metrics
 from tracker.decide.completion import CompletionInput, decide, may_encourage
+from tracker.decide.timeline import completion_entry
 from tracker.store import TrackerStore
 from tracker.usecases.publishing import Publisher, publish_claimed
 
@@ -32,8 +33,18 @@ class Completions:
                 policy = await self.store.policy(c.clinic_id, record.policy_id)
         plan = decide(c, caused, record, policy, now)
         store, day = self.store, c.occurrence_date
+        entry = completion_entry(
+            c.assignment_id, day, c.source.value, c.completed_at, c.reminder_id
+        )
         added, claimed, encourage = await store.commit_completion(
-            c.clinic_id, c.assignment_id, day, plan.data, plan.encouragement is not None
+            c.clinic_id,
+            c.assignment_id,
+            day,
+            plan.data,
+            plan.encouragement is not None,
+            client_ref=c.client_ref,
+            entry=entry,
+            now=now,
         )
         counter = metrics.COMPLETIONS_RECORDED if added else metrics.COMPLETIONS_DUPLICATE
         counter.labels(c.source.value).inc()

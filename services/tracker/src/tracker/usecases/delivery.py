@@ -25,6 +25,7 @@ from shared.errors import TransientError
 from shared.logging import get_logger
 from tracker import metrics
 from tracker.decide.delivery import NO_CHANNEL, About, Fact, decide, retried
+from tracker.decide.timeline import retry_entry
 from tracker.store import SideWrite, TrackerStore
 from tracker.usecases.publishing import Publisher, publish_claimed
 
@@ -76,7 +77,14 @@ class Delivery:
         now = self.clock()
         counts, entry = retried(fact, now)
         metrics.DELIVERY_OUTCOMES.labels(fact.channel, fact.provider or "-", "retried").inc()
-        await self.store.count(fact.clinic_id, now, counts, [("failures", entry)])
+        client = fact.about.client_ref if fact.about else None
+        also = []
+        if client is not None:
+            step = retry_entry(
+                fact.reminder_id, fact.channel, fact.provider, entry["reason"], fact.at or now
+            )
+            also.append(self.store.timeline_write(fact.clinic_id, client, [step], now))
+        await self.store.count(fact.clinic_id, now, counts, [("failures", entry)], also)
 
     async def consent(self, clinic_id: str, channel: str, source: str, opted_out: bool) -> None:
         """A client's own opt-out or opt-in: counted and listed for the dashboard."""
@@ -125,6 +133,7 @@ def dispatched_fact(event: NotificationDispatched) -> Fact:
         DeliveryStatus.SENT,
         event.provider,
         about=about(event),
+        at=event.occurred_at,
     )
 
 
@@ -138,6 +147,7 @@ def failed_fact(event: NotificationFailed) -> Fact:
         event.provider,
         event.reason,
         about(event),
+        at=event.occurred_at,
     )
 
 
@@ -145,9 +155,20 @@ def suppressed_fact(event: NotificationSuppressed) -> Fact:
     reason = event.reason.value
     status = DeliveryStatus.OPTED_OUT if reason == "opted_out" else DeliveryStatus.SUPPRESSED
     channel = event.channel.value if event.channel else NO_CHANNEL
-    return Fact(event.clinic_id, event.reminder_id, channel, status, None, reason, about(event))
+    return Fact(
+        event.clinic_id,
+        event.reminder_id,
+        channel,
+        status,
+        None,
+        reason,
+        about(event),
+        at=event.occurred_at,
+        until=event.deferred_until,
+    )
 
 
 def status_fact(event: DeliveryStatusChanged, clinic_id: str, reminder_id: str) -> Fact:
     reason = event.error_code or event.status.value
-    return Fact(clinic_id, reminder_id, event.channel.value, event.status, event.provider, reason)
+    channel, status, provider = event.channel.value, event.status, event.provider
+    return Fact(clinic_id, reminder_id, channel, status, provider, reason, at=event.reported_at)

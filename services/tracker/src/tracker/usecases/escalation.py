@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.contracts import ClinicPolicy, utcnow
+from redis.exceptions import RedisError
+
+from shared.contracts import ClinicianAlert, ClinicPolicy, utcnow
 from shared.logging import get_logger
 from tracker import metrics
 from tracker.decide.escalation import alert
+from tracker.decide.timeline import escalation_entry
 from tracker.keys import scoped
 from tracker.store import TrackerStore
 from tracker.usecases.publishing import Publisher, publish_claimed
@@ -51,5 +54,17 @@ class Escalations:
 
             await publish_claimed(self.publisher, found.event, release)
             metrics.ALERTS_SENT.inc()
+            await self._on_timeline(found.event)
             sent += 1
         return sent
+
+    async def _on_timeline(self, event: ClinicianAlert) -> None:
+        """The alert on the client's timeline; a failure here loses a line, not the alert."""
+        now = self.clock()
+        entry = escalation_entry(
+            event.assignment_id, event.consecutive_missed, event.last_missed_date, now
+        )
+        try:
+            await self.store.add_to_timeline(event.clinic_id, event.client_ref, [entry], now)
+        except RedisError:
+            log.warning("alert not put on the timeline", assignment_id=event.assignment_id)
