@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from tests.drills.traffic import (
     drill_topology,
     fake_twilio,
     log_lines,
+    log_records,
     notifier_env,
     onboard,
     provider_counts,
@@ -71,10 +71,11 @@ async def sleep_until(at: datetime) -> None:
 
 def retry_reasons(log_path: Path) -> dict[str, int]:
     """The notifier's "retry scheduled" lines, by error."""
-    reasons: Counter[str] = Counter()
-    for line in log_path.read_text(errors="replace").splitlines():
-        if '"event": "retry scheduled"' in line:
-            reasons[str(json.loads(line).get("error", "?"))] += 1
+    reasons: Counter[str] = Counter(
+        str(record.get("error", "?"))
+        for record in log_records(log_path)
+        if record.get("event") == "retry scheduled"
+    )
     return dict(reasons)
 
 

@@ -5,6 +5,7 @@ counts every drill reports."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -226,20 +227,31 @@ async def metric(http: httpx.AsyncClient, proc: ServiceProc, name: str) -> float
 
 def log_lines(log_path: Path, event: str) -> int:
     """How many of a service's JSON log lines carry this event."""
-    needle = f'"event": "{event}"'
-    return sum(1 for line in _lines(log_path) if needle in line)
+    return sum(1 for record in log_records(log_path) if record.get("event") == event)
 
 
 def errors_logged(procs: dict[str, ServiceProc]) -> dict[str, int]:
     """Error-level log lines per service (unexpected exceptions, failed loops)."""
     return {
-        name: sum(1 for line in _lines(p.log_path) if '"level": "error"' in line)
+        name: sum(1 for record in log_records(p.log_path) if record.get("level") == "error")
         for name, p in procs.items()
     }
 
 
-def _lines(path: Path) -> list[str]:
-    return path.read_text(errors="replace").splitlines() if path.exists() else []
+def log_records(path: Path) -> list[dict[str, Any]]:
+    """A service's JSON log lines, parsed (matching their text would depend on how the
+    serialiser spaces them: a compact serialiser once made every count here zero)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line a crashing interpreter wrote, not ours
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
 def pids(procs: dict[str, ServiceProc]) -> dict[str, Any]:
