@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from shared.contracts import DeliveryStatus, Event, ReminderDelivered, ReminderFailed
+from shared.contracts import (
+    DeliveryStatus,
+    Event,
+    ReminderDelivered,
+    ReminderFailed,
+    derived_event_id,
+)
 from tracker.decide.timeline import Entry, delivery_step
 from tracker.delivery import RANK, Transition, advance, is_failure
 from tracker.privacy import scrub
@@ -186,6 +192,9 @@ def announcement(
         **caused,
         **correlation,
         "clinic_id": fact.clinic_id,
+        # The same id for the same outcome: an EHR drops the rare second announcement (a
+        # publish retried after its claim was given back, replicas of two releases).
+        "event_id": derived_event_id(kind, fact.clinic_id, fact.reminder_id),
         "reminder_id": fact.reminder_id,
         "assignment_id": meta["assignment_id"],
         "client_ref": meta["client_ref"],
