@@ -437,6 +437,23 @@ def scheduler_process(namespace: str, parallel: int | None = None) -> Iterator[S
         yield system
 
 
+async def fire_phases(
+    out: dict[str, Any],
+    service: ServiceProc,
+    redis: Redis,
+    keys: Keys,
+    observer: Observer,
+    args: argparse.Namespace,
+) -> None:
+    # The first second of firing in a fresh process is slower (connection pools grow,
+    # first publishes): reported apart, so steady means steady.
+    out["warmup"] = await steady(redis, keys, observer, args.rate, 2, first=500_000)
+    out["steady"] = await measured(
+        service, steady(redis, keys, observer, args.rate, args.steady_seconds, 1_000_000)
+    )
+    out["burst"] = await measured(service, burst(redis, keys, observer, args.burst))
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     namespace = unique_namespace("bench")
     topology = Topology(namespace=namespace)
@@ -453,18 +470,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             raw = await raw_publish_rate(namespace, args.raw)
             out["raw_confirmed_publish_per_second"] = round(raw, 1)
             out["message_bytes"] = len(sample_body())
+            assert service.proc is not None
+            cpu = cpu_seconds(service.proc.pid)
             out["ingest"] = await ingest(channel, topology, redis, keys, args.ingest)
+            used_ms = (cpu_seconds(service.proc.pid) - cpu) * 1000
+            out["ingest"]["scheduler_cpu_ms_per_event"] = round(used_ms / args.ingest, 3)
             out["memory"] = await bytes_per_pending(redis, keys)
-            # The first second of firing in a fresh process is slower (connection pools
-            # grow, first publishes): reported apart, so steady means steady.
-            out["warmup"] = await steady(redis, keys, observer, args.rate, 2, first=500_000)
-            out["steady"] = await measured(
-                service, steady(redis, keys, observer, args.rate, args.steady_seconds, 1_000_000)
-            )
-            out["burst"] = await measured(service, burst(redis, keys, observer, args.burst))
-        rate = out["burst"]["fire_rate_per_second"]
-        out["fire_to_raw_ratio"] = round(rate / raw, 3) if rate else None
-        out["claim"] = [await claim_cost(redis, n) for n in args.claim_pending]
+            if not args.ingest_only:
+                await fire_phases(out, service, redis, keys, observer, args)
+        if not args.ingest_only:
+            rate = out["burst"]["fire_rate_per_second"]
+            out["fire_to_raw_ratio"] = round(rate / raw, 3) if rate else None
+            out["claim"] = [await claim_cost(redis, n) for n in args.claim_pending]
     finally:
         await connection.close()
         await delete_topology(AMQP_URL, topology)
@@ -483,6 +500,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--yardstick-child", metavar="NAMESPACE", help=argparse.SUPPRESS)
     parser.add_argument("--raw", type=int, default=20_000)
     parser.add_argument("--ingest", type=int, default=2_000)
+    parser.add_argument(
+        "--ingest-only", action="store_true", help="only the yardstick, ingest and memory"
+    )
     parser.add_argument("--rate", type=int, default=1_000)
     parser.add_argument("--steady-seconds", type=int, default=15)
     parser.add_argument("--burst", type=int, default=100_000)

@@ -68,6 +68,10 @@ def assignment_at(n: int, at: datetime, *, client: str | None = None) -> Activit
     )
 
 
+async def ignore(_: Event) -> None:
+    """An ``announce`` for a Replanner run without a broker."""
+
+
 def soon(seconds: float) -> datetime:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).replace(microsecond=0)
 
@@ -86,7 +90,8 @@ async def publish(channel: AbstractChannel, topology: Topology, event: Event) ->
 
 
 class DueCollector:
-    """Every reminder.due published on the internal exchange, by reminder id."""
+    """Every event of one type published on the internal exchange (reminder.due unless
+    told otherwise), in arrival order."""
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
@@ -100,12 +105,14 @@ class DueCollector:
 
 
 @asynccontextmanager
-async def collect_due(channel: AbstractChannel, topology: Topology) -> AsyncIterator[DueCollector]:
+async def collect_due(
+    channel: AbstractChannel, topology: Topology, routing_key: str = "reminder.due"
+) -> AsyncIterator[DueCollector]:
     exchange = await channel.declare_exchange(
         topology.exchange(Exchange.INTERNAL), aio_pika.ExchangeType.TOPIC, durable=True
     )
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="reminder.due")
+    await queue.bind(exchange, routing_key=routing_key)
     collector = DueCollector()
     tag = await queue.consume(collector.on_message)
     try:

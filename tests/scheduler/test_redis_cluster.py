@@ -29,7 +29,14 @@ from scheduler.settings import SchedulerSettings
 from scheduler.store import TimerStore
 from shared.contracts import ReminderDue
 from shared.topology import Topology
-from tests.scheduler.support import CLINIC, assignment_at, collect_due, policy_event, soon
+from tests.scheduler.support import (
+    CLINIC,
+    assignment_at,
+    collect_due,
+    ignore,
+    policy_event,
+    soon,
+)
 from tests.scheduler.support import publish as publish_event
 from tests.support.infra import unique_namespace, wait_for
 from tests.support.servers import DedicatedRedis, redis_cluster
@@ -105,7 +112,12 @@ async def test_commit_claim_and_ack_fire_every_reminder_once_across_the_masters(
 ) -> None:
     store = cluster_store(client)
     replanner = Replanner(
-        store, timedelta(days=7), timedelta(hours=24), timedelta(seconds=5), asyncio.Event()
+        store,
+        timedelta(days=7),
+        timedelta(hours=24),
+        timedelta(seconds=5),
+        asyncio.Event(),
+        announce=ignore,
     )
     await handle(replanner, policy_event())
     at, count = soon(2), 200
@@ -135,7 +147,12 @@ async def test_commit_claim_and_ack_fire_every_reminder_once_across_the_masters(
 async def test_a_claim_leases_its_timers_until_acked_or_expired(client: RedisCluster) -> None:
     store = cluster_store(client)
     replanner = Replanner(
-        store, timedelta(days=7), timedelta(hours=24), timedelta(seconds=5), asyncio.Event()
+        store,
+        timedelta(days=7),
+        timedelta(hours=24),
+        timedelta(seconds=5),
+        asyncio.Event(),
+        announce=ignore,
     )
     await handle(replanner, policy_event())
     at = soon(1)

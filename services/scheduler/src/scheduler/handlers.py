@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from scheduler.announce import Cause
 from scheduler.replan import Replanner, client_key, policy_key
 from scheduler.runtime import Runtime
 from scheduler.state import (
@@ -121,6 +122,7 @@ async def _assignment(replanner: Replanner, event: ActivityAssigned | ActivityUp
     return await replanner.change(
         ckey,
         lambda s: apply_assignment(s, akey, assigned, trace),
+        Cause.of(event),
         uses={pkey: policy},
         event=once(event),
     )
@@ -136,6 +138,7 @@ async def _lifecycle(
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_lifecycle(s, akey, event.version, status, until),
+        Cause.of(event),
         event=once(event),
     )
 
@@ -146,6 +149,7 @@ async def _completion(replanner: Replanner, event: ActivityCompleted | Completio
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_completion(s, akey, event.occurrence_date, today),
+        Cause.of(event),
         event=once(event),
     )
 
@@ -161,6 +165,7 @@ async def _preferences(replanner: Replanner, event: ClientPreferencesChanged) ->
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_prefs(s, prefs),
+        Cause.of(event),
         event=once(event),
     )
 
@@ -169,6 +174,7 @@ async def _consent(replanner: Replanner, event: ConsentChanged) -> bool:
     return await replanner.change(
         client_key(event.clinic_id, event.client_ref),
         lambda s: apply_consent(s, event.channel, event.opted_out),
+        Cause.of(event),
         event=once(event),
     )
 
@@ -179,8 +185,15 @@ async def _policy(replanner: Replanner, event: ClinicPolicyChanged) -> bool:
     pkey = policy_key(event.clinic_id, event.policy.policy_id)
     current = await replanner.store.policy(pkey)
     if current is not None and current.version >= event.policy.version:
-        return False
-    await replanner.store.put_policy(pkey, event.policy)
+        # A redelivery of the event that stored it (a re-plan or its announcement
+        # failed): re-plan every user again; the announcements keep their ids.
+        if current.version > event.policy.version:
+            return False
+        if await replanner.store.stored_by(pkey) != str(event.event_id):
+            return False
+    else:
+        await replanner.store.put_policy(pkey, event.policy, str(event.event_id))
+    cause = Cause.of(event, "policy.changed")
     for ckey in await replanner.store.policy_users(pkey):
-        await replanner.replan(ckey)
+        await replanner.replan(ckey, cause, always_announce=True)
     return True

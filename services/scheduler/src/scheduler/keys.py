@@ -6,9 +6,11 @@ Per shard ``NN`` (tag ``{<prefix>:scheduler:sNN}``; a client's shard is a hash o
 - ``...:{tag}:due``         sorted set: timer member -> due (or lease expiry) in epoch ms
 - ``...:{tag}:fire``        hash: ``<clinic>/<assignment>`` -> what a reminder.due needs
 - ``...:{tag}:clients``     sorted set: client -> when to re-plan it (rolls the horizon)
-- ``...:{tag}:c:<client>``  hash: the client's state (rev, prefs, a:<assignment>, timers)
+- ``...:{tag}:c:<client>``  hash: the client's state (rev, prefs, a:<assignment>, timers,
+                            sent, last: the id of the event committed last)
 Global (single-key operations only):
 - ``...:policy:<clinic>/<policy>``        the clinic policy (JSON)
+- ``...:policy-by:<clinic>/<policy>``     id of the event that stored it
 - ``...:policy-users:<clinic>/<policy>``  set of clients planned with it
 - ``...:seen:<clinic>/<event id>``        processed events (idempotency, with a TTL); per
   clinic, because each clinic's EHR chooses its own event ids
@@ -49,6 +51,9 @@ class Keys:
 
     def policy(self, policy_key: str) -> str:
         return f"{self.base}:policy:{policy_key}"
+
+    def policy_source(self, policy_key: str) -> str:
+        return f"{self.base}:policy-by:{policy_key}"
 
     def policy_users(self, policy_key: str) -> str:
         return f"{self.base}:policy-users:{policy_key}"

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 
+from scheduler.announce import Cause, plan_changed
 from scheduler.state import ClientState, Status, note_due_timers
 from scheduler.store import EventRef, TimerStore
-from shared.contracts import ActivityAssigned, ClinicPolicy
+from shared.contracts import ActivityAssigned, ClientPlanChanged, ClinicPolicy
 from shared.contracts.vocabulary import Channel
 from shared.errors import TransientError
 from shared.planning.ids import TimerMember
-from shared.planning.model import AssignmentPlanInput, ClientContext
+from shared.planning.model import AssignmentPlanInput, ClientContext, Plan
 from shared.planning.plan import plan_client
 from shared.planning.rules import effective_rule
 
@@ -69,6 +70,9 @@ class KeyedLocks:
         return len(self._locks)
 
 
+Announce = Callable[[ClientPlanChanged], Awaitable[None]]
+
+
 class Replanner:
     def __init__(
         self,
@@ -77,56 +81,88 @@ class Replanner:
         roll_after: timedelta,
         wake_within: timedelta,
         wake: asyncio.Event,
+        *,
+        announce: Announce,
     ) -> None:
         self.store = store
         self.horizon = horizon
         self.roll_after = roll_after
         self.wake_within = wake_within
         self.wake = wake
+        self.announce = announce
         self._clients = KeyedLocks()
 
     async def change(
         self,
         key: str,
         mutate: Callable[[ClientState], bool],
+        cause: Cause,
+        *,
         uses: Mapping[str, ClinicPolicy] | None = None,
         event: EventRef | None = None,
+        always_announce: bool = False,
     ) -> bool:
-        """Apply ``mutate`` to the client and re-plan; False if it changed nothing.
+        """Apply ``mutate`` to the client and re-plan; False if it changed nothing. A plan
+        whose timers changed (or ``always_announce``) is announced as caused by ``cause``.
 
         ``uses``: policies (by policy key) the change makes the client use, just read by
         the caller: the client is recorded as their user as it is loaded, and the plan
         does not read them again. ``event``: the input event, checked against those
         already handled as the state is loaded (raises ``AlreadyHandled``)."""
         async with self._clients.hold(key):
-            return await self._change(key, mutate, uses or {}, event)
+            return await self._change(
+                key, mutate, cause, uses=uses or {}, event=event, always_announce=always_announce
+            )
 
     async def _change(
         self,
         key: str,
         mutate: Callable[[ClientState], bool],
+        cause: Cause,
+        *,
         uses: Mapping[str, ClinicPolicy],
         event: EventRef | None,
+        always_announce: bool,
     ) -> bool:
         for attempt in range(COMMIT_ATTEMPTS):
             if attempt == 0:
                 state = await self.store.load_client(key, event, uses)
             else:
                 state = await self.store.load_client(key)
-            if not mutate(state):
+            # The event committed last but not marked seen: its announcement may have
+            # failed (or the replica died before it), so this delivery announces again.
+            again = event is not None and state.last_event == event[1]
+            if not mutate(state) and not again:
                 return False
-            if await self._commit(state, uses):
+            if event is not None:
+                state.last_event = event[1]
+            committed = await self._commit(state, uses)
+            if committed is not None:
+                plan, moved = committed
+                if moved or again or always_announce:
+                    await self._announce(state.client_key, plan, cause)
                 return True
         raise TransientError(f"client {key} kept changing under us; retrying later")
 
-    async def replan(self, key: str) -> bool:
-        return await self.change(key, lambda _: True)
+    async def replan(self, key: str, cause: Cause, always_announce: bool = False) -> bool:
+        return await self.change(key, lambda _: True, cause, always_announce=always_announce)
 
-    async def _commit(self, state: ClientState, uses: Mapping[str, ClinicPolicy]) -> bool:
+    async def _announce(self, client_key: str, plan: Plan, cause: Cause) -> None:
+        try:
+            await self.announce(plan_changed(client_key, plan, cause))
+        except Exception as exc:  # the commit stands: a retry of the cause announces it
+            raise TransientError(f"plan of {client_key} not announced: {exc!r}") from exc
+
+    async def _commit(
+        self, state: ClientState, uses: Mapping[str, ClinicPolicy]
+    ) -> tuple[Plan, bool] | None:
+        """The plan committed and whether its timers differ from those still pending
+        before; None if the client changed meanwhile."""
         now = datetime.now(UTC)
+        before = _pending(state.timers, now)
         note_due_timers(state, now)
         inputs, channels, fire = await self._inputs(state, uses)
-        timers: list[tuple[str, int]] = []
+        plan = Plan(reminders=(), horizon_end=now + self.horizon)
         if inputs and state.reachable(channels):
             prefs = state.prefs
             context = ClientContext(
@@ -136,15 +172,15 @@ class Replanner:
             )
             plan = plan_client(context, inputs, now, self.horizon, sent=state.sent_at())
             CAPPED.inc(plan.capped)
-            members = [TimerMember.of(r) for r in plan.reminders]
-            timers = [(m.encode(), m.score) for m in members]
+        members = [TimerMember.of(r) for r in plan.reminders]
+        timers = [(m.encode(), m.score) for m in members]
         if not await self.store.commit(state, timers, fire, now + self.roll_after):
-            return False
+            return None
         REPLANS.inc()
         if timers and min(s for _, s in timers) < (now + self.wake_within).timestamp() * 1000:
             self.wake.set()
             await self.store.wake_others()
-        return True
+        return plan, {m for m, _ in timers} != before
 
     async def _inputs(
         self, state: ClientState, uses: Mapping[str, ClinicPolicy]
@@ -176,6 +212,12 @@ class Replanner:
                 )
             )
         return inputs, channels, fire
+
+
+def _pending(members: list[str], now: datetime) -> set[str]:
+    """The stored timers still to fire (a member ends ``|<epoch ms>``)."""
+    now_ms = now.timestamp() * 1000
+    return {m for m in members if int(m.rsplit("|", 1)[1]) >= now_ms}
 
 
 def fire_info(

@@ -51,6 +51,7 @@ class Runtime:
             roll_after=timedelta(hours=cfg.roll_after_hours),
             wake_within=timedelta(seconds=cfg.max_sleep_seconds),
             wake=wake,
+            announce=service.publisher.publish,
         )
         firer = Firer(
             store,

@@ -52,6 +52,9 @@ class ClientState(BaseModel):
     # caps count them even after a completion, cancellation or policy change removed
     # their slots from the plan. Kept for SENT_KEPT: a local ISO week and a day of offsets.
     sent: list[int] = Field(default_factory=list)
+    # The id of the input event committed last. It is marked seen only once its plan is
+    # announced, so a redelivery that finds it here announces the plan again.
+    last_event: str | None = None
 
     def sent_at(self) -> tuple[datetime, ...]:
         return tuple(datetime.fromtimestamp(t, UTC) for t in self.sent)

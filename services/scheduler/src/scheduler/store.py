@@ -81,6 +81,8 @@ class TimerStore:
                 state.timers = unpack_members(value.decode())
             elif name == "sent":
                 state.sent = [int(t) for t in value.split(b",")]
+            elif name == "last":
+                state.last_event = value.decode()
         return state
 
     async def commit(
@@ -101,6 +103,8 @@ class TimerStore:
             hset["prefs"] = state.prefs.model_dump_json()
         if state.sent:
             hset["sent"] = ",".join(map(str, state.sent))
+        if state.last_event is not None:
+            hset["last"] = state.last_event
         planned = {m for m, _ in timers}
         change = {
             "client": state.client_key,
@@ -140,8 +144,17 @@ class TimerStore:
         self._policies[policy_key] = (raw, policy)
         return policy
 
-    async def put_policy(self, policy_key: str, policy: ClinicPolicy) -> None:
-        await self.redis.set(self.keys.policy(policy_key), policy.model_dump_json())
+    async def put_policy(self, policy_key: str, policy: ClinicPolicy, event_id: str) -> None:
+        """Store the policy, and which event stored it (see ``stored_by``)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(self.keys.policy(policy_key), policy.model_dump_json())
+        pipe.set(self.keys.policy_source(policy_key), event_id)
+        await pipe.execute()
+
+    async def stored_by(self, policy_key: str) -> str | None:
+        """The id of the event that stored the current policy (None before this was kept)."""
+        raw = cast(bytes | None, await self.redis.get(self.keys.policy_source(policy_key)))
+        return raw.decode() if raw else None
 
     async def policy_users(self, policy_key: str) -> list[str]:
         key = self.keys.policy_users(policy_key)

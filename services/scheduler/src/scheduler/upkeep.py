@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from scheduler.announce import Cause
 from scheduler.metrics import BACKLOG_REPORTER, OLDEST_OVERDUE, OVERDUE, PENDING
 from scheduler.replan import Replanner
 from scheduler.store import RedisClient, TimerStore
@@ -41,7 +42,7 @@ async def _roll_shard(replanner: Replanner, shard: int) -> None:
     while clients := await replanner.store.clients_to_roll(shard, datetime.now(UTC), ROLL_BATCH):
         for key in clients:
             try:
-                await replanner.replan(key)
+                await replanner.replan(key, Cause.rolled(key))
             except TransientError:
                 log.warning("roll deferred", client=key)
         if len(clients) < ROLL_BATCH:

@@ -145,6 +145,11 @@ class SchedulerBacklogReported(Event):
     overdue: int = Field(default=0, ge=0, description="Timers past due and not yet fired.")
 
 
+# How many of each list a client.plan.changed carries (the earliest); ``truncated`` says
+# when the plan holds more.
+MAX_PLAN_ITEMS = 50
+
+
 class PlannedItem(Model):
     """One reminder the scheduler holds a timer for, and why at that time."""
 

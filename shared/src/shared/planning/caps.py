@@ -6,7 +6,8 @@ candidates fill what is left, in order of preference: time-of-day reminders, the
 lead-time reminders, then conditional nudges; earlier before later; then by assignment
 key. Candidates run to the end of the horizon's last week, so a re-plan with the same
 inputs on Thursday keeps what Monday's plan kept (the top of one fixed order, minus what
-has gone out since). Capped candidates are not planned; the planner counts them.
+has gone out since). Capped candidates are not planned; the planner reports them, each
+with the cap that dropped it.
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def apply_caps(
     caps: Caps,
     timezone: str,
     sent: Iterable[datetime] = (),
-) -> tuple[list[PlannedReminder], list[PlannedReminder]]:
-    """(kept, capped) under the per-day cap, then the per-week cap, each less what was
-    ``sent`` on that local day or in that local ISO week."""
+) -> tuple[list[PlannedReminder], list[PlannedReminder], list[PlannedReminder]]:
+    """(kept, over the per-day cap, over the per-week cap): the per-day cap first, then
+    the per-week cap, each less what was ``sent`` on that local day or local ISO week."""
     tz = ZoneInfo(timezone)
     sent_days = [t.astimezone(tz).date() for t in sent]
     sent_per_day = Counter(sent_days)
@@ -48,19 +49,20 @@ def apply_caps(
     for r in candidates:
         by_day[r.fire_at.astimezone(tz).date()].append(r)
     kept: list[PlannedReminder] = []
-    capped: list[PlannedReminder] = []
+    over_day: list[PlannedReminder] = []
     for day, items in by_day.items():
         items.sort(key=_preference)
         room = max(caps.per_day - sent_per_day[day], 0)
         kept.extend(items[:room])
-        capped.extend(items[room:])
+        over_day.extend(items[room:])
     by_week: dict[tuple[int, int], list[PlannedReminder]] = defaultdict(list)
     for r in kept:
         by_week[_week(r.fire_at.astimezone(tz).date())].append(r)
     final: list[PlannedReminder] = []
+    over_week: list[PlannedReminder] = []
     for week, items in by_week.items():
         items.sort(key=_preference)
         room = max(caps.per_week - sent_per_week[week], 0)
         final.extend(items[:room])
-        capped.extend(items[room:])
-    return sorted(final), capped
+        over_week.extend(items[room:])
+    return sorted(final), over_day, over_week

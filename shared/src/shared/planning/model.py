@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 from shared.contracts import ActivityAssigned, ClinicPolicy, QuietHours
 from shared.contracts.vocabulary import ReminderPurpose
@@ -37,11 +38,29 @@ class PlannedReminder:
     occurrence: date
     purpose: ReminderPurpose
     slot: str  # the local slot it came from ("0900", "L1-1800", "N2000"); part of the id
+    # The instant quiet hours moved it from (spread included); None if not moved. Not a
+    # part of its identity: equality, order and ids are what they were without it.
+    moved_from: datetime | None = field(default=None, compare=False)
+
+
+CapReason = Literal["cap_per_day", "cap_per_week"]
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A candidate the client's caps dropped, and which cap dropped it."""
+
+    reminder: PlannedReminder
+    reason: CapReason
 
 
 @dataclass(frozen=True)
 class Plan:
     reminders: tuple[PlannedReminder, ...]
-    capped: int = 0  # candidates in the horizon not planned because of the caps
     horizon_end: datetime | None = None
-    capped_ids: tuple[str, ...] = field(default=())
+    # Candidates in the horizon not planned because of the caps, earliest first.
+    held_back: tuple[HeldBack, ...] = ()
+
+    @property
+    def capped(self) -> int:
+        return len(self.held_back)

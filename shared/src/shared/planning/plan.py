@@ -3,7 +3,8 @@
 A client is the unit of planning because caps apply across all of a client's
 activities. Candidates from ``now`` to the end of the horizon's last local week are
 capped (see ``caps``) after counting what was already sent, then only those in
-``[now, now + horizon)`` are kept.
+``[now, now + horizon)`` are kept; the plan names those the caps held back in that
+window, with the cap that did, and each reminder quiet hours moved, with where from.
 
 Slots before ``now`` never compete for the caps: what went out is known (``sent``), and
 a slot's presence in today's candidates says nothing about it. Counting candidates
@@ -21,7 +22,13 @@ from shared.contracts import Caps
 from shared.contracts.vocabulary import ReminderPurpose
 from shared.planning.caps import apply_caps
 from shared.planning.local_time import local_instant, outside_quiet, spread_offset
-from shared.planning.model import AssignmentPlanInput, ClientContext, Plan, PlannedReminder
+from shared.planning.model import (
+    AssignmentPlanInput,
+    ClientContext,
+    HeldBack,
+    Plan,
+    PlannedReminder,
+)
 from shared.planning.rules import EffectiveRule, effective_rule, last_allowed_day
 from shared.recurrence import occurrence_dates
 
@@ -52,11 +59,14 @@ def plan_client(
         for r in _candidates(a, client, timezone, first, last)
         if r.fire_at >= now and r.fire_at.astimezone(tz).date() <= last
     ]
-    kept, capped = apply_caps(candidates, _tightest_caps(assignments), timezone, sent)
+    caps = _tightest_caps(assignments)
+    kept, over_day, over_week = apply_caps(candidates, caps, timezone, sent)
     horizon_end = now + horizon
     window = tuple(r for r in kept if now <= r.fire_at < horizon_end)
-    capped_now = [r for r in capped if now <= r.fire_at < horizon_end]
-    return Plan(reminders=window, capped=len(capped_now), horizon_end=horizon_end)
+    held = [HeldBack(r, "cap_per_day") for r in over_day if r.fire_at < horizon_end]
+    held += [HeldBack(r, "cap_per_week") for r in over_week if r.fire_at < horizon_end]
+    held.sort(key=lambda h: h.reminder)
+    return Plan(reminders=window, horizon_end=horizon_end, held_back=tuple(held))
 
 
 def _tightest_caps(assignments: list[AssignmentPlanInput]) -> Caps:
@@ -108,4 +118,5 @@ def _for_occurrence(
         offset = spread_offset(client.client_key, slot, rule.spread_minutes)
         instant = local_instant(on, at, timezone) + offset
         fire_at = outside_quiet(instant, timezone, rule.quiet_hours, offset)
-        yield PlannedReminder(fire_at, a.key, day, purpose, slot)
+        moved_from = instant if fire_at != instant else None
+        yield PlannedReminder(fire_at, a.key, day, purpose, slot, moved_from)
