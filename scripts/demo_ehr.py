@@ -5,7 +5,7 @@ assignment whose first reminder is due a few seconds from now, then follows the
 reminder through the system (scheduler -> notifier -> tracker -> back to the EHR),
 marks the activity done, announces a session and waits for the adherence summary.
 
-Usage: python scripts/demo_ehr.py [--namespace NS] [--amqp-url URL] [--timeout S]
+Usage: python scripts/demo_ehr.py [--namespace NS] [--amqp-url URL] [--timeout S] [--user-id]
 Exit code 0 when every step was seen, 1 otherwise (it says which step is missing).
 """
 
@@ -43,6 +43,7 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.contracts.examples import example_policy
+from shared.tenancy import connection_user
 from shared.topology import PUBLISH_TO, Exchange, Topology
 
 CLINIC = "clinic-demo"
@@ -121,9 +122,11 @@ def build_events(run: str, lead: timedelta) -> tuple[list[Event], ActivityAssign
     return events, assignment
 
 
-async def publish(channel: AbstractChannel, topology: Topology, event: Event) -> None:
+async def publish(
+    channel: AbstractChannel, topology: Topology, event: Event, user_id: str | None = None
+) -> None:
     assert PUBLISH_TO[event.type_tag()] == (Exchange.INBOUND,)
-    await publish_event(channel, topology, event)
+    await publish_event(channel, topology, event, user_id=user_id)
 
 
 async def watch(channel: AbstractChannel, topology: Topology, journey: Journey, run: str) -> None:
@@ -159,6 +162,8 @@ async def wait_step(journey: Journey, kind: str, deadline: float) -> dict[str, A
 async def main(args: argparse.Namespace) -> int:
     topology = Topology(namespace=args.namespace)
     run = f"demo-{uuid.uuid4().hex[:8]}"
+    # The services' *_TENANTS must let this user speak for CLINIC.
+    user_id = connection_user(args.amqp_url) if args.user_id else None
     connection = await aio_pika.connect(args.amqp_url)
     async with connection:
         channel = await connection.channel()
@@ -166,18 +171,18 @@ async def main(args: argparse.Namespace) -> int:
         await watch(channel, topology, journey, run)
         events, assignment = build_events(run, timedelta(seconds=args.lead))
         for event in events:
-            await publish(channel, topology, event)
+            await publish(channel, topology, event, user_id)
         await asyncio.sleep(1)  # let policy and preferences land before the assignment
-        await publish(channel, topology, assignment)
+        await publish(channel, topology, assignment, user_id)
         at = assignment.schedule.times_of_day[0]  # type: ignore[index]
         say(f"EHR assigned activity {assignment.assignment_id}: daily reminder at {at} {TZ}")
         deadline = asyncio.get_running_loop().time() + args.timeout
         for kind, meaning in STEPS:
             if kind == "completion.recorded":
-                await publish(channel, topology, completion(assignment, run))
+                await publish(channel, topology, completion(assignment, run), user_id)
                 say("client marked today's activity done (EHR sent activity.completed)")
             if kind == "adherence.summary":
-                await publish(channel, topology, session(assignment, run))
+                await publish(channel, topology, session(assignment, run), user_id)
                 say("EHR announced an upcoming session")
             body = await wait_step(journey, kind, deadline)
             if body is None:
@@ -231,6 +236,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--amqp-url", default="amqp://guest:guest@127.0.0.1:5672/")
     parser.add_argument("--lead", type=float, default=8.0, help="seconds until the reminder")
     parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument(
+        "--user-id",
+        action="store_true",
+        help="set the user_id property to the URL's user (when the services check *_TENANTS)",
+    )
     return parser.parse_args()
 
 

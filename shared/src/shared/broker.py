@@ -116,26 +116,34 @@ async def delete_topology(amqp_url: str, topology: Topology) -> None:
             await channel.exchange_delete(exchange)
 
 
-def event_message(event: Event) -> aio_pika.Message:
+def event_message(event: Event, user_id: str | None = None) -> aio_pika.Message:
     """An event as docs/integration.md asks an EHR to publish it: JSON, persistent, with
-    the envelope's event id and correlation id as message properties."""
+    the envelope's event id and correlation id as message properties, and ``user_id``
+    (the connection's RabbitMQ user, which the broker verifies) when tenants are checked."""
     return aio_pika.Message(
         event.model_dump_json().encode(),
         content_type=JSON,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(event.event_id),
         correlation_id=event.correlation_id,
+        user_id=user_id,
     )
 
 
 async def publish_event(
-    channel: AbstractChannel, topology: Topology, event: Event, **publish_args: Any
+    channel: AbstractChannel,
+    topology: Topology,
+    event: Event,
+    *,
+    user_id: str | None = None,
+    **publish_args: Any,
 ) -> None:
     """Publish with plain aio-pika (no FastStream), as an integrator's client does, to
-    every exchange the event's type travels on. ``publish_args`` go to aio-pika (for
-    example ``mandatory=True`` or a ``timeout``); a confirming channel confirms each."""
+    every exchange the event's type travels on. ``user_id`` must be the connection's user
+    (RabbitMQ closes the channel otherwise). ``publish_args`` go to aio-pika (for example
+    ``mandatory=True`` or a ``timeout``); a confirming channel confirms each."""
     tag = event.type_tag()
-    message = event_message(event)
+    message = event_message(event, user_id)
     for exchange in PUBLISH_TO[tag]:
         target = await channel.get_exchange(topology.exchange(exchange), ensure=False)
         await target.publish(message, routing_key=tag, **publish_args)
@@ -145,11 +153,18 @@ class EventPublisher:
     """Publishes events to the exchanges their type belongs to, persistent and confirmed.
 
     A service names the event classes it publishes; each gets a FastStream publisher so
-    that the service's AsyncAPI document lists exactly what it sends.
+    that the service's AsyncAPI document lists exactly what it sends. ``user_id`` (the
+    broker connection's user) goes on every message when tenants are checked, so that an
+    event the service sends to the inbound exchange (the console's policy) names it.
     """
 
     def __init__(
-        self, broker: RabbitBroker, topology: Topology, publishes: Iterable[type[Event]]
+        self,
+        broker: RabbitBroker,
+        topology: Topology,
+        publishes: Iterable[type[Event]],
+        *,
+        user_id: str | None = None,
     ) -> None:
         # Per event type: (exchange, its publisher) for every exchange the type goes to.
         self._publishers: dict[str, list[tuple[Exchange, RabbitPublisher]]] = {}
@@ -167,6 +182,7 @@ class EventPublisher:
                         persist=True,
                         mandatory=False,
                         content_type=JSON,
+                        user_id=user_id,
                     ),
                 )
                 for exchange in PUBLISH_TO[tag]

@@ -45,6 +45,7 @@ from shared.metrics import (
     handled_counter,
     handling_histogram,
 )
+from shared.tenancy import TenantCheck
 from shared.topology import Topology
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def permanent_reason(exc: Exception, body: bytes) -> str | None:
 
 
 def body_validator(
-    handler: Callable[..., Any],
+    handler: Callable[..., Any], tenants: TenantCheck | None = None
 ) -> Callable[[StreamMessage[Any]], Awaitable[Any]] | None:
     """A FastStream decoder that validates a body straight from its bytes into the type
     of the handler's one parameter, or None when the handler does not have exactly one
@@ -163,7 +164,12 @@ def body_validator(
     argument, but it is already an instance of the annotated type and passes as is; the
     AsyncAPI document still takes the payload's schema from the annotation. A body that
     is not JSON or does not validate raises ``ValidationError``, dead-lettered by the
-    handling middleware with the reason (``describe_validation_error``)."""
+    handling middleware with the reason (``describe_validation_error``).
+
+    With ``tenants`` (publishers bound to their clinics), an event delivered from the
+    inbound exchange is also checked against the broker-validated ``user_id`` of its
+    publisher; a refusal is a ``TenantRefusedError``, dead-lettered with the reason.
+    Without, the decoder does nothing more than validate."""
     params = list(inspect.signature(handler).parameters.values())
     try:
         hints = get_type_hints(handler, include_extras=True)
@@ -176,7 +182,16 @@ def body_validator(
     async def decode(msg: StreamMessage[Any]) -> Any:
         return validate(msg.body)
 
-    return decode
+    if tenants is None:
+        return decode
+
+    async def decode_and_check(msg: StreamMessage[Any]) -> Any:
+        event = validate(msg.body)
+        raw: IncomingMessage = msg.raw_message
+        tenants.check(raw.exchange, raw.user_id, getattr(event, "clinic_id", None))
+        return event
+
+    return decode_and_check
 
 
 _ONE_VALUE = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)

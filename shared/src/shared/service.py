@@ -34,6 +34,7 @@ from shared.http_metrics import instrument
 from shared.logging import configure_logging, get_logger
 from shared.readiness import OK, rabbitmq_check, run_checks
 from shared.settings import ServiceSettings
+from shared.tenancy import TenantCheck, connection_user, tenant_check
 from shared.topology import Topology
 from shared.tracing import instrument_http, tracer_provider
 
@@ -79,6 +80,7 @@ class Service:
     broker: RabbitBroker = field(init=False)
     publisher: EventPublisher = field(init=False)
     tracer_provider: TracerProvider | None = field(init=False)
+    tenant_check: TenantCheck | None = field(init=False)
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     _redis: Redis | None = None
@@ -95,7 +97,13 @@ class Service:
             max_body_bytes=self.settings.max_body_bytes,
             tracer_provider=self.tracer_provider,
         )
-        self.publisher = EventPublisher(self.broker, self.topology, self.publishes)
+        self.tenant_check = tenant_check(self.settings.tenants, self.topology)
+        self.publisher = EventPublisher(
+            self.broker,
+            self.topology,
+            self.publishes,
+            user_id=connection_user(self.settings.amqp_url) if self.tenant_check else None,
+        )
 
     @property
     def redis(self) -> Redis:
@@ -113,7 +121,8 @@ class Service:
         """Decorates a handler of one of the service's queues. Errors are never acked
         silently: the handling middleware retries or dead-letters them with a reason.
         The body is validated from its bytes into the handler's annotated event type
-        (``body_validator``)."""
+        (``body_validator``) and, when tenants are configured, checked against its
+        publisher's ``user_id``."""
         subscriber = self.broker.subscriber(
             rabbit_queue(self.topology, base),
             ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -122,7 +131,7 @@ class Service:
         )
 
         def register(handler: EventHandler) -> HandlerCallWrapper[..., Awaitable[None]]:
-            return subscriber(handler, decoder=body_validator(handler))
+            return subscriber(handler, decoder=body_validator(handler, self.tenant_check))
 
         return register
 

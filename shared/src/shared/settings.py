@@ -11,8 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.tenancy import normalise_tenants, parse_tenants
 
 DEV_PREFIX = "dev-only-"
 MIN_SECRET_LENGTH = 32
@@ -94,6 +103,28 @@ class ServiceSettings(BaseSettings):
             "tracing on: context propagates but spans are not exported."
         ),
     )
+    tenants: Annotated[dict[str, frozenset[str]], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "RabbitMQ user -> clinic ids it may publish inbound events for, e.g. "
+            "`ehr-northside=clinic-a,clinic-b;ehr-lakeside=clinic-c;bs-console=*` ('*': any "
+            "clinic). Set: an inbound event whose broker-validated user_id may not speak for "
+            "its clinic_id is dead-lettered. Empty: not checked (development)."
+        ),
+    )
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _parse_tenants(cls, value: object) -> object:
+        variable = f"{cls.model_config.get('env_prefix', '')}tenants".upper()
+        try:
+            if isinstance(value, str):
+                return parse_tenants(value)
+            if isinstance(value, dict):
+                return normalise_tenants(value)
+        except ValueError as exc:
+            raise ValueError(f"{variable} is malformed: {exc}") from None
+        raise ValueError(f"{variable} must be a text like 'user=clinic-a,clinic-b;other=*'")
 
     @property
     def redis_prefix(self) -> str:
