@@ -15,6 +15,7 @@ from shared.broker import publish_event
 from shared.contracts import (
     ActivityAssigned,
     Caps,
+    ClientPlan,
     ClinicPolicy,
     ClinicPolicyChanged,
     Event,
@@ -68,7 +69,7 @@ def assignment_at(n: int, at: datetime, *, client: str | None = None) -> Activit
     )
 
 
-async def ignore(_: Event) -> None:
+def ignore(_key: str, _plan: ClientPlan) -> None:
     """An ``announce`` for a Replanner run without a broker."""
 
 

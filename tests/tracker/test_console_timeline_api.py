@@ -12,7 +12,8 @@ import pytest
 from aio_pika.abc import AbstractChannel
 
 from shared.contracts import (
-    ClientPlanChanged,
+    ClientPlan,
+    ClientPlansChanged,
     CompletionReported,
     Event,
     HeldBackItem,
@@ -54,12 +55,17 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def plan_changed(clinic: str, reminder_id: str) -> ClientPlanChanged:
+def plans_changed(clinic: str, *plans: ClientPlan) -> ClientPlansChanged:
+    return ClientPlansChanged(clinic_id=clinic, plans=plans)
+
+
+def plan(reminder_id: str, client: str = CLIENT, at: datetime | None = None) -> ClientPlan:
     tomorrow = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    return ClientPlanChanged(
-        clinic_id=clinic,
-        client_ref=CLIENT,
+    return ClientPlan(
+        client_ref=client,
         cause="activity.assigned",
+        correlation_id=str(uuid.uuid4()),
+        planned_at=at or datetime.now(UTC),
         upcoming=(
             PlannedItem(
                 reminder_id=reminder_id,
@@ -104,7 +110,7 @@ def clients_events(clinic: str, prefix: str) -> list[Event]:
     mine = {"client_ref": CLIENT, "assignment_id": ASSIGNMENT}
     until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=9)
     return [
-        plan_changed(clinic, f"{prefix}-planned"),
+        plans_changed(clinic, plan(f"{prefix}-planned")),
         suppressed(clinic, f"{prefix}-capped", "cap"),
         suppressed(clinic, f"{prefix}-quiet", "quiet_hours", deferred_until=until),
         dispatched(f"{prefix}-sent", clinic=clinic, **mine),
@@ -205,13 +211,17 @@ async def test_two_clinics_with_the_same_client_ref_see_only_their_own(tracker: 
 
 
 async def test_an_older_plan_never_replaces_a_newer_one(tracker: Tracker) -> None:
-    newer = plan_changed(CLINIC_A, "newer")
-    older = plan_changed(CLINIC_A, "older").model_copy(
-        update={"occurred_at": newer.occurred_at - timedelta(minutes=5)}
-    )
-    await tracker.publish(newer)
-    await tracker.publish(older)
+    newer = plan("newer")
+    other = str(uuid.uuid4())
+    # Batches of one clinic, each client's plan by its own planned_at: a batch that
+    # arrives later may hold an older plan (another replica's).
+    await tracker.publish(plans_changed(CLINIC_A, newer, plan("theirs", other)))
+    older = plan("older", at=newer.planned_at - timedelta(minutes=5))
+    await tracker.publish(plans_changed(CLINIC_A, older, plan("theirs-later", other)))
     await settled(tracker)
     body = (await tracker.http.get(f"/api/console/clients/{CLIENT}", headers=A)).json()
     assert [u["reminder_id"] for u in body["plan"]["upcoming"]] == ["newer"]
+    assert body["plan"]["planned_at"] == newer.planned_at.isoformat()
     assert {r["reminder_id"] for r in body["timeline"]} == {"newer", None}
+    theirs = (await tracker.http.get(f"/api/console/clients/{other}", headers=A)).json()
+    assert [u["reminder_id"] for u in theirs["plan"]["upcoming"]] == ["theirs-later"]

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from shared.contracts import ClientPlanChanged, DeliveryStatus, HeldBackItem, PlannedItem
+from shared.contracts import ClientPlan, DeliveryStatus, HeldBackItem, PlannedItem
 from tracker.decide.delivery import About, Fact, Loaded, decide
 from tracker.decide.timeline import (
     PENDING,
@@ -38,7 +38,7 @@ def applied(loaded: Loaded, fact: Fact) -> tuple[Loaded, list[dict[str, str]], s
     return state, change.timeline, change.timeline_client
 
 
-def plan(at: datetime, *, moved: bool = True, held: bool = True) -> ClientPlanChanged:
+def plan(at: datetime, *, moved: bool = True, held: bool = True) -> ClientPlan:
     upcoming = [
         PlannedItem(
             reminder_id=REMINDER,
@@ -59,11 +59,11 @@ def plan(at: datetime, *, moved: bool = True, held: bool = True) -> ClientPlanCh
             reason="cap_per_day",
         )
     ]
-    return ClientPlanChanged(
-        clinic_id=CLINIC,
+    return ClientPlan(
         client_ref=CLIENT,
-        occurred_at=at,
         cause="activity.assigned",
+        correlation_id="corr-1",
+        planned_at=at,
         upcoming=tuple(upcoming),
         held_back=tuple(held_back) if held else (),
         horizon_end=at + timedelta(days=14),
@@ -166,6 +166,7 @@ def test_the_plan_shows_whats_ahead_with_why() -> None:
     assert upcoming["moved_from"] == "2026-11-10T05:00:00+00:00"
     [held] = shown["held_back"]
     assert held["why"] == "Held back: the client's daily message cap was reached"
+    assert shown["planned_at"] == NOW.isoformat()
     assert plan_rows(plan(NOW), NOW + timedelta(days=2))["upcoming"] == []
     assert plan_rows(None, NOW) == {"known": False, "upcoming": [], "held_back": []}
     assert slot_words("L1-1800") == "a day ahead, at 18:00"

@@ -61,7 +61,7 @@ class RoutingKey(StrEnum):
     CONSENT_CHANGED = "consent.changed"
     COMPLETION_REPORTED = "completion.reported"
     SCHEDULER_BACKLOG_REPORTED = "scheduler.backlog.reported"
-    CLIENT_PLAN_CHANGED = "client.plan.changed"
+    CLIENT_PLANS_CHANGED = "client.plans.changed"
     # us -> EHR (completion.recorded also goes to bs.internal for the scheduler)
     REMINDER_DELIVERED = "reminder.delivered"
     REMINDER_FAILED = "reminder.failed"
@@ -92,7 +92,7 @@ _INTERNAL_KEYS = (
     R.CONSENT_CHANGED,
     R.COMPLETION_REPORTED,
     R.SCHEDULER_BACKLOG_REPORTED,
-    R.CLIENT_PLAN_CHANGED,
+    R.CLIENT_PLANS_CHANGED,
 )
 _OUTBOUND_KEYS = (R.REMINDER_DELIVERED, R.REMINDER_FAILED, R.ADHERENCE_SUMMARY, R.CLINICIAN_ALERT)
 
@@ -176,7 +176,7 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INTERNAL, R.CONSENT_CHANGED),
                 (Exchange.INTERNAL, R.COMPLETION_REPORTED),
                 (Exchange.INTERNAL, R.SCHEDULER_BACKLOG_REPORTED),
-                (Exchange.INTERNAL, R.CLIENT_PLAN_CHANGED),
+                (Exchange.INTERNAL, R.CLIENT_PLANS_CHANGED),
             ),
             "Everything the tracker records: completions, delivery status, sessions.",
             # The notifier's events carry what reminder.due told the tracker (day, purpose,

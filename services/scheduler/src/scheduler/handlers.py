@@ -185,8 +185,8 @@ async def _policy(replanner: Replanner, event: ClinicPolicyChanged) -> bool:
     pkey = policy_key(event.clinic_id, event.policy.policy_id)
     current = await replanner.store.policy(pkey)
     if current is not None and current.version >= event.policy.version:
-        # A redelivery of the event that stored it (a re-plan or its announcement
-        # failed): re-plan every user again; the announcements keep their ids.
+        # A redelivery of the event that stored it (a re-plan failed, or the replica
+        # died before announcing): re-plan every user again and queue their plans.
         if current.version > event.policy.version:
             return False
         if await replanner.store.stored_by(pkey) != str(event.event_id):

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Counter
 
-from scheduler.announce import Cause, plan_changed
+from scheduler.announce import Cause, client_plan
 from scheduler.state import ClientState, Status, note_due_timers
 from scheduler.store import EventRef, TimerStore
-from shared.contracts import ActivityAssigned, ClientPlanChanged, ClinicPolicy
+from shared.contracts import ActivityAssigned, ClientPlan, ClinicPolicy
 from shared.contracts.vocabulary import Channel
 from shared.errors import TransientError
 from shared.planning.ids import TimerMember
@@ -70,7 +70,8 @@ class KeyedLocks:
         return len(self._locks)
 
 
-Announce = Callable[[ClientPlanChanged], Awaitable[None]]
+# Hands a client's committed plan (by client key) to the announcer: never waits.
+Announce = Callable[[str, ClientPlan], None]
 
 
 class Replanner:
@@ -129,8 +130,8 @@ class Replanner:
                 state = await self.store.load_client(key, event, uses)
             else:
                 state = await self.store.load_client(key)
-            # The event committed last but not marked seen: its announcement may have
-            # failed (or the replica died before it), so this delivery announces again.
+            # The event committed last but not marked seen: the replica may have died
+            # before announcing its plan, so this delivery queues the announcement again.
             again = event is not None and state.last_event == event[1]
             if not mutate(state) and not again:
                 return False
@@ -138,26 +139,24 @@ class Replanner:
                 state.last_event = event[1]
             committed = await self._commit(state, uses)
             if committed is not None:
-                plan, moved = committed
+                plan, moved, at = committed
                 if moved or again or always_announce:
-                    await self._announce(state.client_key, plan, cause)
+                    self._announce(state.client_key, plan, cause, at)
                 return True
         raise TransientError(f"client {key} kept changing under us; retrying later")
 
     async def replan(self, key: str, cause: Cause, always_announce: bool = False) -> bool:
         return await self.change(key, lambda _: True, cause, always_announce=always_announce)
 
-    async def _announce(self, client_key: str, plan: Plan, cause: Cause) -> None:
-        try:
-            await self.announce(plan_changed(client_key, plan, cause))
-        except Exception as exc:  # the commit stands: a retry of the cause announces it
-            raise TransientError(f"plan of {client_key} not announced: {exc!r}") from exc
+    def _announce(self, client_key: str, plan: Plan, cause: Cause, at: datetime) -> None:
+        self.announce(client_key, client_plan(client_key, plan, cause, at))
 
     async def _commit(
         self, state: ClientState, uses: Mapping[str, ClinicPolicy]
-    ) -> tuple[Plan, bool] | None:
-        """The plan committed and whether its timers differ from those still pending
-        before; None if the client changed meanwhile."""
+    ) -> tuple[Plan, bool, datetime] | None:
+        """The plan committed, whether its timers differ from those still pending before
+        and the time it was planned at (later than any plan committed before it); None if
+        the client changed meanwhile."""
         now = datetime.now(UTC)
         before = _pending(state.timers, now)
         note_due_timers(state, now)
@@ -180,7 +179,7 @@ class Replanner:
         if timers and min(s for _, s in timers) < (now + self.wake_within).timestamp() * 1000:
             self.wake.set()
             await self.store.wake_others()
-        return plan, {m for m, _ in timers} != before
+        return plan, {m for m, _ in timers} != before, now
 
     async def _inputs(
         self, state: ClientState, uses: Mapping[str, ClinicPolicy]

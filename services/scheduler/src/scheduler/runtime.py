@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from redis.asyncio.cluster import RedisCluster
 
+from scheduler.announce import Announcer
 from scheduler.firing import Firer, listen_for_wakes
 from scheduler.keys import Keys
 from scheduler.replan import Replanner
@@ -33,6 +34,7 @@ class Runtime:
     # Events of one client are applied in the order they arrived (a pause, then its resume).
     order: InOrder = field(default_factory=InOrder)
     _replanner: Replanner | None = None
+    _announcer: Announcer | None = None
     _cluster: RedisCluster | None = None
 
     @property
@@ -45,13 +47,14 @@ class Runtime:
         cfg = self.settings
         wake = asyncio.Event()
         store = TimerStore(await self._redis(service), Keys(service.key(), cfg.shard_count))
+        self._announcer = Announcer(service.publisher.publish, cfg.plan_announce_seconds)
         self._replanner = Replanner(
             store,
             horizon=timedelta(days=cfg.horizon_days),
             roll_after=timedelta(hours=cfg.roll_after_hours),
             wake_within=timedelta(seconds=cfg.max_sleep_seconds),
             wake=wake,
-            announce=service.publisher.publish,
+            announce=self._announcer.add,
         )
         firer = Firer(
             store,
@@ -64,6 +67,8 @@ class Runtime:
             parallel=cfg.fire_parallel_shards,
         )
         service.spawn(after_broker_start(service, fire(firer)), "firing")
+        # Cancelled before the broker stops, it publishes what is still waiting then.
+        service.spawn(after_broker_start(service, self._announcer.run()), "announce")
         service.spawn(listen_for_wakes(store, wake), "wakes")
         service.spawn(roll_horizon(self._replanner, cfg.roll_check_seconds), "roll")
         backlog = report_backlog(

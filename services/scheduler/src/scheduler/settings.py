@@ -39,6 +39,12 @@ class SchedulerSettings(ServiceSettings):
     publish_concurrency: int = Field(
         default=256, ge=1, le=10_000, description="Reminders awaiting a confirm at once."
     )
+    plan_announce_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Re-planned clients are announced to the tracker in batches this often.",
+    )
     backlog_interval_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="Period of scheduler.backlog.reported."
     )

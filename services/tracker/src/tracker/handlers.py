@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Annotated
 
@@ -14,7 +15,8 @@ from shared.contracts import (
     ActivityPaused,
     ActivityResumed,
     ActivityUpdated,
-    ClientPlanChanged,
+    ClientPlan,
+    ClientPlansChanged,
     ClinicPolicyChanged,
     CompletionReported,
     ConsentChanged,
@@ -57,7 +59,7 @@ TrackerInput = Annotated[
     | ConsentChanged
     | CompletionReported
     | SchedulerBacklogReported
-    | ClientPlanChanged,
+    | ClientPlansChanged,
     Field(discriminator="type"),
 ]
 ByClient = (
@@ -69,17 +71,20 @@ ByClient = (
     | ActivityCompleted
     | CompletionReported
     | SessionUpcoming
-    | ClientPlanChanged
 )
 ByReminder = NotificationDispatched | NotificationFailed | NotificationSuppressed
+PLANS_AT_ONCE = 16  # of a batch's plans, applied side by side (two round trips each)
 
 
 def register(service: Service, runtime: Runtime) -> None:
     @service.subscriber(TRACKER_QUEUE, "Completions, delivery results and sessions to record.")
     async def on_event(event: TrackerInput) -> None:
-        # First, before anything waits: turns are granted in arrival order.
-        async with turn(runtime.order, event):
-            await handle(runtime.cases, event)
+        if isinstance(event, ClientPlansChanged):
+            await plans_changed(runtime.order, runtime.cases, event)
+        else:
+            # First, before anything waits: turns are granted in arrival order.
+            async with turn(runtime.order, event):
+                await handle(runtime.cases, event)
         metrics.EVENTS_HANDLED.labels(event.type).inc()
 
 
@@ -98,6 +103,20 @@ def turn_key(event: TrackerInput) -> str | None:
 def turn(order: InOrder, event: TrackerInput) -> AbstractAsyncContextManager[None]:
     key = turn_key(event)
     return nullcontext() if key is None else order.turn(key)
+
+
+async def plans_changed(order: InOrder, cases: UseCases, event: ClientPlansChanged) -> None:
+    """Each client's plan in that client's turn, as its other events; a batch (one
+    clinic, a client at most once) a few clients at a time. A failure retries the whole
+    batch: a plan already kept is refused as not newer."""
+
+    async def one(plan: ClientPlan) -> None:
+        async with order.turn(f"{event.clinic_id}/{plan.client_ref}"):
+            await cases.plans.changed(event.clinic_id, plan)
+
+    plans = event.plans
+    for start in range(0, len(plans), PLANS_AT_ONCE):
+        await asyncio.gather(*(one(p) for p in plans[start : start + PLANS_AT_ONCE]))
 
 
 async def handle(cases: UseCases, event: TrackerInput) -> None:  # noqa: C901, PLR0912
@@ -129,8 +148,6 @@ async def handle(cases: UseCases, event: TrackerInput) -> None:  # noqa: C901, P
             await delivery.consent(
                 event.clinic_id, event.channel.value, event.source, event.opted_out
             )
-        case ClientPlanChanged():
-            await cases.plans.changed(event)
         case SchedulerBacklogReported():
             await cases.store.put_backlog(event.replica, backlog_report(event))
         case ReminderDue():

@@ -30,7 +30,8 @@ from shared.contracts.ehr import (
     ehr_event_adapter,
 )
 from shared.contracts.internal import (
-    ClientPlanChanged,
+    ClientPlan,
+    ClientPlansChanged,
     CompletionReported,
     ConsentChanged,
     DeliveryStatusChanged,
@@ -92,7 +93,8 @@ __all__ = [
     "Caps",
     "Channel",
     "ChannelConsent",
-    "ClientPlanChanged",
+    "ClientPlan",
+    "ClientPlansChanged",
     "ClientPreferencesChanged",
     "ClinicPolicy",
     "ClinicPolicyChanged",

@@ -23,7 +23,8 @@ from shared.contracts import (
     Caps,
     Channel,
     ChannelConsent,
-    ClientPlanChanged,
+    ClientPlan,
+    ClientPlansChanged,
     ClientPreferencesChanged,
     ClinicianAlert,
     ClinicPolicy,
@@ -242,39 +243,46 @@ def examples() -> dict[str, Event]:
             pending_timers=1342,
             next_due_at=datetime(2026, 11, 21, 8, 0, 4, tzinfo=UTC),
         ),
-        ClientPlanChanged(
+        ClientPlansChanged(
             **_envelope(23),
-            client_ref=CLIENT,
-            cause="activity.assigned",
-            upcoming=(
-                PlannedItem(
-                    reminder_id=REMINDER,
-                    assignment_id=ASSIGNMENT,
-                    occurrence_date=date(2026, 11, 23),
-                    purpose=ReminderPurpose.REMINDER,
-                    planned_for=datetime(2026, 11, 23, 8, 7, 0, tzinfo=UTC),
-                    slot="0900",
-                ),
-                PlannedItem(
-                    reminder_id="r-2b5d0c1e9f7a4d3b8c6e1f0a9b8c7d6e",
-                    assignment_id=ASSIGNMENT,
-                    occurrence_date=date(2026, 11, 23),
-                    purpose=ReminderPurpose.NUDGE,
-                    planned_for=datetime(2026, 11, 24, 7, 0, 0, tzinfo=UTC),
-                    slot="N2100",
-                    moved_from=datetime(2026, 11, 23, 20, 2, 0, tzinfo=UTC),
+            plans=(
+                ClientPlan(
+                    client_ref=CLIENT,
+                    cause="activity.assigned",
+                    causation_id=UUID(int=1),
+                    correlation_id="corr-demo-0001",
+                    planned_at=AT,
+                    upcoming=(
+                        PlannedItem(
+                            reminder_id=REMINDER,
+                            assignment_id=ASSIGNMENT,
+                            occurrence_date=date(2026, 11, 23),
+                            purpose=ReminderPurpose.REMINDER,
+                            planned_for=datetime(2026, 11, 23, 8, 7, 0, tzinfo=UTC),
+                            slot="0900",
+                        ),
+                        PlannedItem(
+                            reminder_id="r-2b5d0c1e9f7a4d3b8c6e1f0a9b8c7d6e",
+                            assignment_id=ASSIGNMENT,
+                            occurrence_date=date(2026, 11, 23),
+                            purpose=ReminderPurpose.NUDGE,
+                            planned_for=datetime(2026, 11, 24, 7, 0, 0, tzinfo=UTC),
+                            slot="N2100",
+                            moved_from=datetime(2026, 11, 23, 20, 2, 0, tzinfo=UTC),
+                        ),
+                    ),
+                    held_back=(
+                        HeldBackItem(
+                            assignment_id=ASSIGNMENT,
+                            occurrence_date=date(2026, 11, 24),
+                            purpose=ReminderPurpose.LEAD,
+                            would_fire_at=datetime(2026, 11, 23, 17, 0, 0, tzinfo=UTC),
+                            reason="cap_per_day",
+                        ),
+                    ),
+                    horizon_end=datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC),
                 ),
             ),
-            held_back=(
-                HeldBackItem(
-                    assignment_id=ASSIGNMENT,
-                    occurrence_date=date(2026, 11, 24),
-                    purpose=ReminderPurpose.LEAD,
-                    would_fire_at=datetime(2026, 11, 23, 17, 0, 0, tzinfo=UTC),
-                    reason="cap_per_day",
-                ),
-            ),
-            horizon_end=datetime(2026, 11, 25, 8, 0, 0, tzinfo=UTC),
         ),
         ReminderDelivered(
             **_envelope(17),

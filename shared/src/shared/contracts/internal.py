@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field, TypeAdapter
 
@@ -145,9 +146,12 @@ class SchedulerBacklogReported(Event):
     overdue: int = Field(default=0, ge=0, description="Timers past due and not yet fired.")
 
 
-# How many of each list a client.plan.changed carries (the earliest); ``truncated`` says
-# when the plan holds more.
+# How many of each list a client's plan carries (the earliest); ``truncated`` says when
+# the plan holds more.
 MAX_PLAN_ITEMS = 50
+# Plans in one client.plans.changed (the scheduler also keeps a batch's body well under the
+# consumers' default 256 KiB limit, so a batch of long plans holds fewer).
+MAX_PLANS_PER_BATCH = 500
 
 
 class PlannedItem(Model):
@@ -177,21 +181,43 @@ class HeldBackItem(Model):
     reason: Literal["cap_per_day", "cap_per_week"]
 
 
-class ClientPlanChanged(Event):
-    """The scheduler re-planned a client (what the console's timeline shows as upcoming).
-
-    Published after a change that altered the plan; at most ``MAX_PLAN_ITEMS`` of each
+class ClientPlan(Model):
+    """A client's plan as one re-plan committed it: at most ``MAX_PLAN_ITEMS`` of each
     list, the earliest first (``truncated`` says when more exist)."""
 
-    type: Literal["client.plan.changed"] = "client.plan.changed"
     client_ref: Ref
     cause: Annotated[str, Field(max_length=64)] = Field(
         description="The event type that caused the re-plan (or horizon.rolled, policy.changed)."
+    )
+    causation_id: UUID | None = Field(
+        default=None, description="event_id of the event that caused the re-plan (none for a roll)."
+    )
+    correlation_id: str = Field(
+        max_length=128, description="The correlation id of the event that caused the re-plan."
+    )
+    planned_at: UtcDatetime = Field(
+        description="When this plan was committed: of two plans of a client, keep the newer."
     )
     upcoming: tuple[PlannedItem, ...] = Field(default=(), max_length=200)
     held_back: tuple[HeldBackItem, ...] = Field(default=(), max_length=200)
     horizon_end: UtcDatetime
     truncated: bool = False
+
+
+class ClientPlansChanged(Event):
+    """The scheduler re-planned these clients of one clinic (the console's upcoming
+    reminders and its moved and held-back decisions).
+
+    Batched because a publish per re-plan cost the scheduler more than the re-plan
+    itself (ingest fell from over 500 to about 400 events/s): a replica collects the
+    plans it committed and publishes them every ``SCHEDULER_PLAN_ANNOUNCE_SECONDS``
+    (default 0.5 s; sooner once 200 are waiting), so a plan reaches the tracker at most
+    that long after its commit. A client appears once per batch, with its newest plan; a
+    later batch (or another replica's) may repeat or supersede it: keep the plan with
+    the latest ``planned_at``."""
+
+    type: Literal["client.plans.changed"] = "client.plans.changed"
+    plans: tuple[ClientPlan, ...] = Field(min_length=1, max_length=MAX_PLANS_PER_BATCH)
 
 
 InternalEvent = Annotated[
@@ -203,7 +229,7 @@ InternalEvent = Annotated[
     | ConsentChanged
     | CompletionReported
     | SchedulerBacklogReported
-    | ClientPlanChanged,
+    | ClientPlansChanged,
     Field(discriminator="type"),
 ]
 

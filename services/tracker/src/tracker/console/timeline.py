@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse
 
-from shared.contracts import ClientPlanChanged, utcnow
+from shared.contracts import ClientPlan, utcnow
 from tracker.auth import CurrentViewer
 from tracker.console.assets import page
 from tracker.decide.delivery import NO_CHANNEL
@@ -100,5 +100,5 @@ def timeline_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-def _plan(raw: str | None) -> ClientPlanChanged | None:
-    return ClientPlanChanged.model_validate_json(raw) if raw else None
+def _plan(raw: str | None) -> ClientPlan | None:
+    return ClientPlan.model_validate_json(raw) if raw else None

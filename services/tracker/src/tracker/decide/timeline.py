@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.contracts import ClientPlanChanged, DeliveryStatus
+from shared.contracts import ClientPlan, DeliveryStatus
 from tracker.adherence import Completion
 from tracker.delivery import is_failure
 from tracker.privacy import scrub
@@ -209,7 +209,7 @@ class PlanChange:
     """The latest plan to keep, and its decisions new to the timeline."""
 
     at: int  # the plan's time in microseconds: newest wins
-    plan: str  # the event as JSON
+    plan: str  # the plan as JSON
     entries: list[Entry]
     seen: dict[str, str]  # PLAN_SEEN fields to add (value: the occurrence day)
     forget: list[str]  # PLAN_SEEN fields of days long past
@@ -219,16 +219,16 @@ def micros(at: datetime) -> int:
     return int(at.timestamp() * 1_000_000)
 
 
-def plan_change(loaded: Mapping[str, str], event: ClientPlanChanged) -> PlanChange | None:
+def plan_change(loaded: Mapping[str, str], plan: ClientPlan) -> PlanChange | None:
     """None when a newer (or the same) plan is kept already. Each moved and held-back
     decision goes on the timeline once, when it is first planned."""
-    at = micros(event.occurred_at)
+    at = micros(plan.planned_at)
     if at <= int(loaded.get("at") or -1):
         return None
-    decided = _iso(event.occurred_at)
+    decided = _iso(plan.planned_at)
     entries: list[Entry] = []
     seen: dict[str, str] = {}
-    for item in event.upcoming:
+    for item in plan.upcoming:
         if item.moved_from is None:
             continue
         key = f"{PLAN_SEEN}moved|{item.reminder_id}|{_iso(item.planned_for)}"
@@ -248,7 +248,7 @@ def plan_change(loaded: Mapping[str, str], event: ClientPlanChanged) -> PlanChan
             "slot": item.slot,
         }
         entries.append(compact(entry))
-    for held in event.held_back:
+    for held in plan.held_back:
         day = held.occurrence_date.isoformat()
         key = f"{PLAN_SEEN}held|{held.assignment_id}|{day}|{held.purpose.value}|{held.reason}"
         if key in loaded or key in seen:
@@ -265,9 +265,9 @@ def plan_change(loaded: Mapping[str, str], event: ClientPlanChanged) -> PlanChan
         }
         entries.append(compact(entry))
     # A day long past is never planned again: its markers can go.
-    oldest = (event.occurred_at - timedelta(days=2)).date().isoformat()
+    oldest = (plan.planned_at - timedelta(days=2)).date().isoformat()
     forget = [k for k, v in loaded.items() if k.startswith(PLAN_SEEN) and v < oldest]
-    return PlanChange(at, event.model_dump_json(), entries, seen, forget)
+    return PlanChange(at, plan.model_dump_json(), entries, seen, forget)
 
 
 # -- rows for the console ---------------------------------------------------------------
@@ -347,7 +347,7 @@ def _hhmm(raw: str) -> str:
     return f"{raw[:2]}:{raw[2:4]}" if len(raw) == 4 and raw.isdigit() else raw
 
 
-def plan_rows(plan: ClientPlanChanged | None, now: datetime) -> dict[str, Any]:
+def plan_rows(plan: ClientPlan | None, now: datetime) -> dict[str, Any]:
     """The scheduler's upcoming reminders (why at that time) and those the caps held
     back, still ahead of ``now``."""
     if plan is None:
@@ -380,7 +380,7 @@ def plan_rows(plan: ClientPlanChanged | None, now: datetime) -> dict[str, Any]:
     ]
     return {
         "known": True,
-        "planned_at": _iso(plan.occurred_at),
+        "planned_at": _iso(plan.planned_at),
         "cause": plan.cause,
         "horizon_end": _iso(plan.horizon_end),
         "truncated": plan.truncated,
