@@ -28,6 +28,7 @@ from scheduler.policy_file import MAX_BYTES, PolicyFileError, describe, parse_po
 from scheduler.settings import SchedulerSettings
 from shared.broker import event_message
 from shared.contracts import ClinicPolicyChanged
+from shared.tenancy import connection_user
 from shared.topology import PUBLISH_TO, Topology
 
 OK, UNCONFIRMED, INVALID = 0, 1, 2
@@ -43,7 +44,9 @@ async def publish_confirmed(
     """Publish persistent and mandatory on a confirming channel: returns only once the
     broker has routed the event to at least one queue and confirmed it."""
     tag = event.type_tag()
-    message = event_message(event)
+    # Signed as the connection's user (the broker checks it): accepted where the
+    # services bind publishers to their clinics (*_TENANTS), harmless where they do not.
+    message = event_message(event, connection_user(amqp_url))
     try:
         connection = await aio_pika.connect(amqp_url, timeout=wait)
     except (AMQPError, OSError, TimeoutError) as exc:

@@ -32,6 +32,7 @@ from tracker.decide.timeline import PlanChange
 from tracker.keys import LATEST, Keys, scoped, unscoped
 from tracker.records import AssignmentRecord
 
+CALLBACK_WINDOW_DAYS = 3
 DAY = 86_400
 HISTORY_KEPT = 50  # versions of a policy whose who/when/what the console shows
 # A write that rides along with a commit in the same round trip; it must be idempotent,
@@ -140,7 +141,9 @@ class TrackerStore:
     ) -> SideWrite:
         """Whose reminder a provider message is, for callbacks that do not say."""
         key = self.keys.provider_message(provider, message_id)
-        ttl = self.retention.delivery_days * DAY
+        # Only an old-form callback (no reminder in its URL) reads it, and providers call
+        # back within hours (Twilio: at most 72): days, not the delivery retention.
+        ttl = min(self.retention.delivery_days, CALLBACK_WINDOW_DAYS) * DAY
 
         def write(pipe: Pipeline) -> None:
             pipe.set(key, scoped(clinic_id, reminder_id), ex=ttl)
