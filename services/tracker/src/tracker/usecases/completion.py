@@ -3,26 +3,16 @@ followed by an encouragement when the clinic's policy asks for one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
-from shared.contracts import utcnow
 from tracker import metrics
 from tracker.decide.completion import CompletionInput, decide, may_encourage
 from tracker.decide.timeline import completion_entry
-from tracker.store import TrackerStore
-from tracker.usecases.publishing import Publisher, publish_claimed
+from tracker.usecases.publishing import Announcing, publish_claimed
 
 
-class Completions:
-    def __init__(
-        self, store: TrackerStore, publisher: Publisher, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.clock = clock
-
+class Completions(Announcing):
     async def record(self, c: CompletionInput, caused: Mapping[str, Any]) -> bool:
         """Record once per occurrence and announce it; True if this call recorded it."""
         now = self.clock()

@@ -9,8 +9,7 @@ duplicate never does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shared.contracts import (
@@ -19,15 +18,14 @@ from shared.contracts import (
     NotificationDispatched,
     NotificationFailed,
     NotificationSuppressed,
-    utcnow,
 )
 from shared.errors import TransientError
 from shared.logging import get_logger
 from tracker import metrics
 from tracker.decide.delivery import NO_CHANNEL, About, Fact, decide, retried
 from tracker.decide.timeline import retry_entry
-from tracker.store import SideWrite, TrackerStore
-from tracker.usecases.publishing import Publisher, publish_claimed
+from tracker.store import SideWrite
+from tracker.usecases.publishing import Announcing, publish_claimed
 
 log = get_logger("tracker.delivery")
 ATTEMPTS = 5  # commits refused in a row (a busy reminder) before the message is retried
@@ -35,14 +33,7 @@ ATTEMPTS = 5  # commits refused in a row (a busy reminder) before the message is
 UNKNOWN_CLINIC = "system"
 
 
-class Delivery:
-    def __init__(
-        self, store: TrackerStore, publisher: Publisher, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.clock = clock
-
+class Delivery(Announcing):
     async def report(
         self, fact: Fact, caused: Mapping[str, Any], also: Sequence[SideWrite] = ()
     ) -> None:

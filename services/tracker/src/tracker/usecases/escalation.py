@@ -4,31 +4,20 @@ publish (released if it fails); replicas sweeping side by side share the claims.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from redis.exceptions import RedisError
 
-from shared.contracts import ClinicianAlert, ClinicPolicy, utcnow
+from shared.contracts import ClinicianAlert, ClinicPolicy
 from shared.logging import get_logger
 from tracker import metrics
 from tracker.decide.escalation import alert
 from tracker.decide.timeline import escalation_entry
 from tracker.keys import scoped
-from tracker.store import TrackerStore
-from tracker.usecases.publishing import Publisher, publish_claimed
+from tracker.usecases.publishing import Announcing, publish_claimed
 
 log = get_logger("tracker.escalation")
 
 
-class Escalations:
-    def __init__(
-        self, store: TrackerStore, publisher: Publisher, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self.store = store
-        self.publisher = publisher
-        self.clock = clock
-
+class Escalations(Announcing):
     async def sweep(self) -> int:
         """Check every active assignment; returns how many alerts this sweep sent."""
         sent = 0
