@@ -53,5 +53,8 @@ set +e
 demo=$?
 set -e
 if [ "$EXIT_AFTER_DEMO" = 1 ]; then exit "$demo"; fi
-echo "System running (namespace '$NS'). Dashboard: http://127.0.0.1:$TRACKER_HTTP_PORT/ . Ctrl-C to stop."
+echo "System running (namespace '$NS'). Ctrl-C to stop."
+# In dev mode the ops token defaults to dev-only-ops-token (TRACKER_OPS_TOKEN overrides it);
+# the fragment signs the page in without putting the token in a request or the history.
+echo "Dashboard and console: http://127.0.0.1:$TRACKER_HTTP_PORT/console/clients#token=${TRACKER_OPS_TOKEN:-dev-only-ops-token}"
 wait
