@@ -19,7 +19,8 @@ from shared.dead_letters import (
     replay_headers,
     resolve_queue,
 )
-from shared.dlq_cli import build_parser, format_entry, redis_prefix, selection
+from shared.dlq_cli import build_parser, format_entry, selection
+from shared.settings import redis_prefix
 from shared.topology import Topology
 
 AT = datetime(2026, 11, 23, 8, 7, 12, tzinfo=UTC)

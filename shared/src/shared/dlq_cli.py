@@ -43,6 +43,7 @@ from shared.dead_letters import (
     resolve_queue,
 )
 from shared.logging import configure_logging
+from shared.settings import redis_prefix
 from shared.topology import Topology
 
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -143,11 +144,6 @@ def selection(args: argparse.Namespace) -> Selection:
     if chosen.is_empty:
         raise UsageError("select messages: --id, --all, or a filter (see --help)")
     return chosen
-
-
-def redis_prefix(namespace: str) -> str:
-    # As ServiceSettings.redis_prefix builds it for the services.
-    return f"{namespace}:bs" if namespace else "bs"
 
 
 # -- output -----------------------------------------------------------------------------

@@ -129,7 +129,7 @@ class ServiceSettings(BaseSettings):
     @property
     def redis_prefix(self) -> str:
         """Root of this deployment's Redis keys."""
-        return f"{self.namespace}:bs" if self.namespace else "bs"
+        return redis_prefix(self.namespace)
 
     def secrets_in_use(self) -> dict[str, list[str]]:
         """Each secret field's values; a subclass leaves out secrets it will not use."""
@@ -162,3 +162,9 @@ class ServiceSettings(BaseSettings):
                         "`openssl rand -base64 48`), or BS_DEV_MODE=true for local use"
                     )
         return self
+
+
+def redis_prefix(namespace: str) -> str:
+    """Root of a deployment's Redis keys: every service's, and the tools' that write beside
+    them (the dead-letter tool's audit stream)."""
+    return f"{namespace}:bs" if namespace else "bs"

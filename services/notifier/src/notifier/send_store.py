@@ -29,9 +29,8 @@ from notifier.directory import MESSAGE_MAP_TTL, LastReminder
 from notifier.keys import Keys, number_hash
 from notifier.outcomes import SentRecord
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ReminderDue
+from shared.contracts.policy import ParsedPolicies
 from shared.service import redis_text
-
-POLICIES_CACHED = 1000  # parsed policies kept (a bound: clinics choose policy ids)
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class SendStore:
         self._commit_sent = redis.register_script(lua.COMMIT_SENT)
         self._settle = redis.register_script(lua.SETTLE)
         self._failed = redis.register_script(lua.FAILED)
-        self._policies: dict[bytes, ClinicPolicy] = {}
+        self._policies = ParsedPolicies()
 
     # -- load ---------------------------------------------------------------------------
     async def load(self, event: ReminderDue) -> SendContext:
@@ -112,15 +111,7 @@ class SendStore:
         return flags
 
     def _policy(self, raw: bytes | None) -> ClinicPolicy | None:
-        # Parsed once per distinct policy (frozen, so one copy serves every send).
-        if not raw:
-            return None
-        if (cached := self._policies.get(raw)) is not None:
-            return cached
-        if len(self._policies) >= POLICIES_CACHED:
-            self._policies.clear()
-        policy = self._policies[raw] = ClinicPolicy.model_validate_json(raw)
-        return policy
+        return self._policies.parse(raw) if raw else None
 
     # -- reserve --------------------------------------------------------------------------
     async def reserve(

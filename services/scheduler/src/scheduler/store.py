@@ -15,10 +15,10 @@ from scheduler import lua
 from scheduler.keys import Keys
 from scheduler.state import AssignmentRecord, ClientState, Prefs
 from shared.contracts import ClinicPolicy
+from shared.contracts.policy import ParsedPolicies
 from shared.planning.ids import pack_members, unpack_members
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
-POLICIES_CACHED = 1000  # parsed policies kept (a bound: clinics choose policy ids)
 
 # Every multi-key call stays in one hash slot (see keys.py), so a cluster client works too.
 RedisClient = Redis | RedisCluster
@@ -50,7 +50,7 @@ class TimerStore:
         self._commit = redis.register_script(lua.COMMIT)
         self._claim = redis.register_script(lua.CLAIM)
         self._ack = redis.register_script(lua.ACK)
-        self._policies: dict[str, tuple[bytes, ClinicPolicy]] = {}
+        self._policies = ParsedPolicies()
 
     # -- client state -------------------------------------------------------------
     async def load_client(
@@ -133,16 +133,7 @@ class TimerStore:
         raw = cast(bytes | None, await self.redis.get(self.keys.policy(policy_key)))
         if not raw:
             return None
-        # Every assignment event reads its policy; parsing it each time was ~8% of the
-        # scheduler's ingest CPU. Frozen, one parsed copy serves until the bytes change.
-        cached = self._policies.get(policy_key)
-        if cached is not None and cached[0] == raw:
-            return cached[1]
-        policy = ClinicPolicy.model_validate_json(raw)
-        if len(self._policies) >= POLICIES_CACHED:
-            self._policies.clear()
-        self._policies[policy_key] = (raw, policy)
-        return policy
+        return self._policies.parse(raw)
 
     async def put_policy(self, policy_key: str, policy: ClinicPolicy, event_id: str) -> None:
         """Store the policy, and which event stored it (see ``stored_by``)."""

@@ -117,3 +117,22 @@ class ClinicPolicy(Model):
 
     def rule_for(self, kind: ActivityKind) -> ReminderRule:
         return self.rules_by_kind.get(kind, self.default_rule)
+
+
+class ParsedPolicies:
+    """A stored policy parsed once per distinct stored bytes: every assignment event (the
+    scheduler) and every send (the notifier) reads its policy, and parsing it each time
+    was ~8 % of the scheduler's ingest CPU. Policies are frozen, so one parsed copy serves
+    every reader until the bytes change. Bounded: clinics choose policy ids."""
+
+    def __init__(self, max_size: int = 1000) -> None:
+        self.max_size = max_size
+        self._parsed: dict[bytes, ClinicPolicy] = {}
+
+    def parse(self, raw: bytes) -> ClinicPolicy:
+        if (cached := self._parsed.get(raw)) is not None:
+            return cached
+        if len(self._parsed) >= self.max_size:
+            self._parsed.clear()
+        policy = self._parsed[raw] = ClinicPolicy.model_validate_json(raw)
+        return policy
