@@ -9,6 +9,7 @@ from datetime import date
 
 import pytest
 from aio_pika.abc import AbstractChannel
+from redis.asyncio import Redis
 
 from scheduler.app import create_app
 from scheduler.settings import SchedulerSettings
@@ -16,6 +17,7 @@ from shared.handling import REASON_HEADER
 from shared.topology import SCHEDULER_QUEUE, Topology
 from tests.scheduler.support import (
     CLINIC,
+    POLICY,
     assignment_at,
     collect_due,
     policy_event,
@@ -59,11 +61,20 @@ async def test_two_replicas_fire_each_reminder_exactly_once(
 
 
 async def test_bad_input_is_dead_lettered_with_a_reason_and_the_consumer_goes_on(
-    topology: Topology, rabbit_channel: AbstractChannel, redis: object
+    topology: Topology, rabbit_channel: AbstractChannel, redis: Redis
 ) -> None:
     cfg = settings(topology.namespace, retry_max_attempts=1)
     async with running(create_app(cfg)), collect_due(rabbit_channel, topology) as due:
         await publish(rabbit_channel, topology, policy_event())
+        # Stored before the assignments come: the consumer handles messages side by side,
+        # and with one attempt an assignment that beat its policy would be dead-lettered
+        # as "unknown policy" instead of for the reason this test looks for.
+        stored = f"{cfg.redis_prefix}:scheduler:policy:{CLINIC}/{POLICY}"
+
+        async def policy_stored() -> bool:
+            return bool(await redis.exists(stored))
+
+        await wait_for(policy_stored, timeout=10)
         await publish_raw(rabbit_channel, topology, "activity.assigned", b"{not json")
         unknown = assignment_at(900, soon(60)).model_copy(update={"policy_id": "nope"})
         await publish(rabbit_channel, topology, unknown)
