@@ -33,10 +33,14 @@ _LEADS: dict[ReminderPurpose, str] = {
     ReminderPurpose.LEAD: "an activity is coming up soon" + _DETAIL + ". You've got this.",
     ReminderPurpose.ENCOURAGEMENT: "nice work on your activity. Every step counts.",
 }
+# Several reminders of one client in one delivery window travel as one message (a
+# digest) that names the count; its link opens a page listing them, each with its own
+# done button. ``count`` is how many; 1 renders the purpose's own text.
+_DIGEST_LEAD = "{{ count }} activities are waiting for you today."
 
 
-def _defaults(purpose: ReminderPurpose) -> dict[str, str]:
-    lead = _LEADS[purpose]
+def _defaults(purpose: ReminderPurpose, count: int = 1) -> dict[str, str]:
+    lead = _DIGEST_LEAD if count > 1 else _LEADS[purpose]
     link = "" if purpose is ReminderPurpose.ENCOURAGEMENT else _LINK_LINE
     html_link = (
         ""
@@ -80,6 +84,7 @@ class RenderInput:
     allow_activity_details: bool
     done_link: str | None
     footer: str = "You can stop these messages at any time."
+    count: int = 1  # reminders in this message; more than 1 is a digest
 
 
 class _Silent(Undefined):
@@ -122,8 +127,9 @@ def render(data: RenderInput, messaging: Messaging | None, language: str) -> Ren
         "done_link": data.done_link,
         "purpose": data.purpose.value,
         "footer": data.footer,
+        "count": data.count,
     }
-    defaults = _defaults(data.purpose)
+    defaults = _defaults(data.purpose, data.count)
     out: dict[str, str] = {}
     for part in PARTS:
         html = part == "html"
