@@ -23,6 +23,7 @@ from shared.topology import PUBLISH_TO, Exchange
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 ENVELOPE = ("event_id", "occurred_at", "correlation_id")
 INBOUND = sorted(tag for tag, ex in PUBLISH_TO.items() if Exchange.INBOUND in ex)
+OUTBOUND = sorted(tag for tag, ex in PUBLISH_TO.items() if Exchange.OUTBOUND in ex)
 
 
 def wire(tag: str) -> dict[str, Any]:
@@ -73,7 +74,7 @@ def test_new_envelope_starts_a_chain_or_joins_one() -> None:
 
 def test_every_schema_file_names_its_dialect_and_id() -> None:
     files = sorted(DOCS.rglob("*.schema.json"))
-    assert len(files) == 2 + len(INBOUND) + 5
+    assert len(files) == 2 + len(INBOUND) + len(OUTBOUND)
     ids = set()
     for path in files:
         schema = json.loads(path.read_text())

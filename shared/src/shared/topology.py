@@ -52,6 +52,7 @@ class RoutingKey(StrEnum):
     CLIENT_PREFERENCES_CHANGED = "client.preferences.changed"
     CLINIC_POLICY_CHANGED = "clinic.policy.changed"
     SESSION_UPCOMING = "session.upcoming"
+    CLIENT_ERASED = "client.erased"
     # between services
     REMINDER_DUE = "reminder.due"
     NOTIFICATION_DISPATCHED = "notification.dispatched"
@@ -59,15 +60,18 @@ class RoutingKey(StrEnum):
     NOTIFICATION_SUPPRESSED = "notification.suppressed"
     DELIVERY_STATUS_CHANGED = "delivery.status.changed"
     CONSENT_CHANGED = "consent.changed"
+    PUSH_REVOKED = "push.revoked"
     COMPLETION_REPORTED = "completion.reported"
     SCHEDULER_BACKLOG_REPORTED = "scheduler.backlog.reported"
     CLIENT_PLANS_CHANGED = "client.plans.changed"
+    CLIENT_ERASURE_REPORTED = "client.erasure.reported"
     # us -> EHR (completion.recorded also goes to bs.internal for the scheduler)
     REMINDER_DELIVERED = "reminder.delivered"
     REMINDER_FAILED = "reminder.failed"
     COMPLETION_RECORDED = "completion.recorded"
     ADHERENCE_SUMMARY = "adherence.summary"
     CLINICIAN_ALERT = "clinician.alert"
+    CLIENT_ERASURE_COMPLETED = "client.erasure.completed"
 
 
 R = RoutingKey
@@ -82,6 +86,7 @@ _EHR_KEYS = (
     R.CLIENT_PREFERENCES_CHANGED,
     R.CLINIC_POLICY_CHANGED,
     R.SESSION_UPCOMING,
+    R.CLIENT_ERASED,
 )
 _INTERNAL_KEYS = (
     R.REMINDER_DUE,
@@ -90,11 +95,19 @@ _INTERNAL_KEYS = (
     R.NOTIFICATION_SUPPRESSED,
     R.DELIVERY_STATUS_CHANGED,
     R.CONSENT_CHANGED,
+    R.PUSH_REVOKED,
     R.COMPLETION_REPORTED,
     R.SCHEDULER_BACKLOG_REPORTED,
     R.CLIENT_PLANS_CHANGED,
+    R.CLIENT_ERASURE_REPORTED,
 )
-_OUTBOUND_KEYS = (R.REMINDER_DELIVERED, R.REMINDER_FAILED, R.ADHERENCE_SUMMARY, R.CLINICIAN_ALERT)
+_OUTBOUND_KEYS = (
+    R.REMINDER_DELIVERED,
+    R.REMINDER_FAILED,
+    R.ADHERENCE_SUMMARY,
+    R.CLINICIAN_ALERT,
+    R.CLIENT_ERASURE_COMPLETED,
+)
 
 # Which exchange(s) each event type is published to.
 PUBLISH_TO: dict[str, tuple[Exchange, ...]] = {
@@ -134,6 +147,7 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INBOUND, R.CLINIC_POLICY_CHANGED),
                 (Exchange.INTERNAL, R.COMPLETION_RECORDED),
                 (Exchange.INTERNAL, R.CONSENT_CHANGED),
+                (Exchange.INBOUND, R.CLIENT_ERASED),
             ),
             "Assignment lifecycle, preferences and policies: the scheduler's planning input.",
         ),
@@ -154,6 +168,7 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INBOUND, R.ACTIVITY_RESUMED),
                 (Exchange.INBOUND, R.ACTIVITY_COMPLETED),
                 (Exchange.INTERNAL, R.COMPLETION_RECORDED),
+                (Exchange.INBOUND, R.CLIENT_ERASED),
             ),
             "Contact points, consent and clinic messaging settings the notifier keeps, and "
             "completions, cancels and pauses (they stop reminders already on their way).",
@@ -174,9 +189,12 @@ QUEUES: dict[str, QueueSpec] = {
                 (Exchange.INTERNAL, R.NOTIFICATION_SUPPRESSED),
                 (Exchange.INTERNAL, R.DELIVERY_STATUS_CHANGED),
                 (Exchange.INTERNAL, R.CONSENT_CHANGED),
+                (Exchange.INTERNAL, R.PUSH_REVOKED),
                 (Exchange.INTERNAL, R.COMPLETION_REPORTED),
                 (Exchange.INTERNAL, R.SCHEDULER_BACKLOG_REPORTED),
                 (Exchange.INTERNAL, R.CLIENT_PLANS_CHANGED),
+                (Exchange.INBOUND, R.CLIENT_ERASED),
+                (Exchange.INTERNAL, R.CLIENT_ERASURE_REPORTED),
             ),
             "Everything the tracker records: completions, delivery status, sessions.",
             # The notifier's events carry what reminder.due told the tracker (day, purpose,
@@ -185,6 +203,16 @@ QUEUES: dict[str, QueueSpec] = {
         ),
     )
 }
+
+# The tracker's FHIR reporter (tracker/fhir/reporter.py): declared and consumed only by a
+# tracker with a FHIR base URL (off by default), so it is not in QUEUES, which every
+# deployment declares and consumes.
+TRACKER_FHIR_QUEUE = "tracker.fhir"
+TRACKER_FHIR_SPEC = QueueSpec(
+    TRACKER_FHIR_QUEUE,
+    ((Exchange.OUTBOUND, R.REMINDER_DELIVERED), (Exchange.OUTBOUND, R.ADHERENCE_SUMMARY)),
+    "Delivered reminders and adherence summaries to post to the EHR's FHIR server.",
+)
 
 SCHEDULER_QUEUE = "scheduler.assignments"
 NOTIFIER_REMINDERS_QUEUE = "notifier.reminders"

@@ -206,6 +206,17 @@ class SessionUpcoming(InboundEvent):
     )
 
 
+class ClientErased(InboundEvent):
+    """Erase everything Between Sessions holds about a client of this clinic (a request
+    under the right to erasure, or the console's ops action). Every service deletes its
+    data about ``client_ref``; the tracker then sends ``client.erasure.completed``.
+    Idempotent: a repeat deletes nothing more. Another clinic's client with the same ref
+    is untouched, and a later assignment for the ref starts afresh."""
+
+    type: Literal["client.erased"] = "client.erased"
+    client_ref: Ref
+
+
 EhrEvent = Annotated[
     ActivityAssigned
     | ActivityUpdated
@@ -215,7 +226,8 @@ EhrEvent = Annotated[
     | ActivityCompleted
     | ClientPreferencesChanged
     | ClinicPolicyChanged
-    | SessionUpcoming,
+    | SessionUpcoming
+    | ClientErased,
     Field(discriminator="type"),
 ]
 """Everything an EHR may publish to the inbound exchange."""

@@ -23,6 +23,9 @@ from shared.contracts import (
     Caps,
     Channel,
     ChannelConsent,
+    ClientErased,
+    ClientErasureCompleted,
+    ClientErasureReported,
     ClientPlan,
     ClientPlansChanged,
     ClientPreferencesChanged,
@@ -46,6 +49,7 @@ from shared.contracts import (
     NotificationSuppressed,
     Nudge,
     PlannedItem,
+    PushSubscriptionRevoked,
     QuietHours,
     ReminderDelivered,
     ReminderDue,
@@ -228,6 +232,13 @@ def examples() -> dict[str, Event]:
             opted_out=True,
             source="sms_keyword",
         ),
+        PushSubscriptionRevoked(
+            **_envelope(22),
+            client_ref=CLIENT,
+            reminder_id=REMINDER,
+            provider="webpush",
+            status_code=410,
+        ),
         CompletionReported(
             **_envelope(16),
             assignment_id=ASSIGNMENT,
@@ -343,5 +354,34 @@ def examples() -> dict[str, Event]:
             consecutive_missed=3,
             last_missed_date=date(2026, 11, 25),
         ),
+        *erasure_examples(),
     ]
     return {item.type_tag(): item for item in items}
+
+
+def erasure_examples() -> list[Event]:
+    """A client's erasure: the EHR's request, one service's report, the answer."""
+    erased = ClientErased(**_envelope(90), client_ref=CLIENT)
+    counts = {"timers": 4, "client_state": 1, "policy_memberships": 1}
+    return [
+        erased,
+        ClientErasureReported(
+            **_envelope(91),
+            causation_id=erased.event_id,
+            erasure_event_id=erased.event_id,
+            client_ref=CLIENT,
+            service="scheduler",
+            counts=counts,
+        ),
+        ClientErasureCompleted(
+            **_envelope(92),
+            causation_id=erased.event_id,
+            client_ref=CLIENT,
+            erasure_event_id=erased.event_id,
+            counts={
+                "scheduler": counts,
+                "notifier": {"contacts": 1, "opt_outs": 1, "cap_keys": 3, "number_links": 2},
+                "tracker": {"assignments": 1, "completions": 6, "reminders": 9, "timeline": 1},
+            },
+        ),
+    ]

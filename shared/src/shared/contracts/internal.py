@@ -19,9 +19,32 @@ from shared.contracts.vocabulary import (
     SuppressionReason,
 )
 
+# At most this many other reminders ride in one reminder.due: a client with more due at
+# the same instant gets more than one message (it bounds the event's size).
+MAX_DIGEST_ITEMS = 31
+
+
+class DigestItem(Model):
+    """Another reminder of the same client due at the same instant as a ``reminder.due``,
+    travelling with it so the client gets one message naming the count (a digest)."""
+
+    reminder_id: Ref
+    assignment_id: Ref
+    assignment_version: PositiveVersion
+    occurrence_date: date
+    purpose: ReminderPurpose
+    activity_kind: ActivityKind
+    activity_title: ShortText = Field(description="Internal; rendered only if the policy allows.")
+    policy_id: Ref
+    correlation_id: str = Field(max_length=128, description="The EHR's id for this reminder.")
+
 
 class ReminderDue(Event):
-    """A timer fired. ``reminder_id`` is stable across redeliveries and replicas."""
+    """A timer fired. ``reminder_id`` is stable across redeliveries and replicas.
+
+    ``digest`` lists the client's other reminders due at the same instant (the scheduler
+    groups them; this event's own reminder is the one with the lowest id). Empty for a
+    lone reminder."""
 
     type: Literal["reminder.due"] = "reminder.due"
     reminder_id: Ref
@@ -34,6 +57,7 @@ class ReminderDue(Event):
     activity_kind: ActivityKind
     activity_title: ShortText = Field(description="Internal; rendered only if the policy allows.")
     policy_id: Ref
+    digest: tuple[DigestItem, ...] = Field(default=(), max_length=MAX_DIGEST_ITEMS)
 
 
 class NotificationDispatched(Event):
@@ -56,6 +80,15 @@ class NotificationDispatched(Event):
     )
     link_expires_at: UtcDatetime | None = Field(
         default=None, description="Until when the done link records a completion."
+    )
+    digest_of: Ref | None = Field(
+        default=None,
+        description="Sent in one message with other reminders (a digest): the reminder that "
+        "message was sent for, whose status callbacks name it.",
+    )
+    digest_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] | None = Field(
+        default=None,
+        description="Code of the digest link (the page listing every reminder of the message).",
     )
 
 
@@ -117,7 +150,21 @@ class ConsentChanged(Event):
     client_ref: Ref
     channel: Channel
     opted_out: bool
-    source: Literal["sms_keyword", "unsubscribe_link", "push_revoked"]
+    source: Literal["sms_keyword", "unsubscribe_link", "push_revoked", "email_complaint"]
+
+
+class PushSubscriptionRevoked(Event):
+    """The push service said a client's subscription is gone (HTTP 404 or 410): the
+    notifier removed it from its directory and sends no more pushes to it until the EHR
+    sends a new one. Carries no endpoint (a device's address)."""
+
+    type: Literal["push.revoked"] = "push.revoked"
+    client_ref: Ref
+    reminder_id: Ref | None = Field(
+        default=None, description="The reminder whose send found the subscription gone."
+    )
+    provider: Ref
+    status_code: int = Field(ge=100, le=599, description="The push service's answer (404, 410).")
 
 
 class CompletionReported(Event):
@@ -220,6 +267,19 @@ class ClientPlansChanged(Event):
     plans: tuple[ClientPlan, ...] = Field(min_length=1, max_length=MAX_PLANS_PER_BATCH)
 
 
+class ClientErasureReported(Event):
+    """A service deleted what it held about a client (``client.erased``): the tracker
+    gathers the reports of one erasure and answers the EHR once all are in."""
+
+    type: Literal["client.erasure.reported"] = "client.erasure.reported"
+    erasure_event_id: UUID = Field(description="event_id of the client.erased handled.")
+    client_ref: Ref
+    service: Literal["scheduler", "notifier", "tracker"]
+    counts: dict[Annotated[str, Field(max_length=64)], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict, description="Items deleted per kind of data."
+    )
+
+
 InternalEvent = Annotated[
     ReminderDue
     | NotificationDispatched
@@ -227,9 +287,11 @@ InternalEvent = Annotated[
     | NotificationSuppressed
     | DeliveryStatusChanged
     | ConsentChanged
+    | PushSubscriptionRevoked
     | CompletionReported
     | SchedulerBacklogReported
-    | ClientPlansChanged,
+    | ClientPlansChanged
+    | ClientErasureReported,
     Field(discriminator="type"),
 ]
 

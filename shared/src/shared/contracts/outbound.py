@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field, TypeAdapter
 
@@ -88,8 +89,31 @@ class ClinicianAlert(Event):
     last_missed_date: date
 
 
+ErasureCounts = dict[Annotated[str, Field(max_length=64)], Annotated[int, Field(ge=0)]]
+"""Items deleted per kind of data (``timers``, ``contacts``, ``timeline_entries``...)."""
+
+
+class ClientErasureCompleted(Event):
+    """Every service deleted what it held about the client named by ``client.erased``.
+    ``erasure_event_id`` is that event's id; the counts are what each service deleted
+    (zero everywhere for a repeat). Its own ``event_id`` is derived from the erasure's,
+    so a re-sent announcement of the same erasure carries the same id."""
+
+    type: Literal["client.erasure.completed"] = "client.erasure.completed"
+    client_ref: Ref
+    erasure_event_id: UUID
+    counts: dict[Annotated[str, Field(max_length=32)], ErasureCounts] = Field(
+        description="Per service (scheduler, notifier, tracker): items deleted per kind."
+    )
+
+
 OutboundEvent = Annotated[
-    ReminderDelivered | ReminderFailed | CompletionRecorded | AdherenceSummary | ClinicianAlert,
+    ReminderDelivered
+    | ReminderFailed
+    | CompletionRecorded
+    | AdherenceSummary
+    | ClinicianAlert
+    | ClientErasureCompleted,
     Field(discriminator="type"),
 ]
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import time
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
 from shared.contracts.base import Model
-from shared.contracts.fields import Language, LocalTime, Note, Ref, ShortText
+from shared.contracts.fields import Email, Language, LocalTime, Note, PhoneE164, Ref, ShortText
 from shared.contracts.vocabulary import ActivityKind, Channel
 
 
@@ -82,6 +82,38 @@ class EndConditions(Model):
     stop_after_days: int | None = Field(default=None, ge=1, le=3650)
 
 
+SmsProviderName = Literal["twilio", "vonage"]
+
+
+class Senders(Model):
+    """Who a clinic's messages come from, and through which SMS providers in which order.
+    Every field left out keeps the notifier's own setting (one number for every clinic)."""
+
+    sms_providers: tuple[SmsProviderName, ...] = Field(
+        default=(),
+        max_length=4,
+        description="SMS providers in the order to try them: the next is used at once while "
+        "one is down (circuit open, 5xx, 429, unreachable). Empty: the notifier's order. "
+        "Names the notifier has not configured are skipped.",
+    )
+    sms_from: PhoneE164 | None = Field(
+        default=None, description="The clinic's own SMS number (E.164), with every provider."
+    )
+    sms_messaging_service_sid: str | None = Field(
+        default=None,
+        pattern=r"^MG[0-9a-fA-F]{32}$",
+        description="Twilio only: send through this Messaging Service instead of a number.",
+    )
+    email_from: Email | None = Field(default=None, description="The From address of emails.")
+    email_reply_to: Email | None = Field(default=None, description="Their Reply-To address.")
+
+    @model_validator(mode="after")
+    def _providers_unique(self) -> Self:
+        if len(set(self.sms_providers)) != len(self.sms_providers):
+            raise ValueError("senders.sms_providers must name each provider at most once")
+        return self
+
+
 class Messaging(Model):
     clinic_name: ShortText
     default_language: Language = "en"
@@ -91,10 +123,16 @@ class Messaging(Model):
     )
     help_text: Note | None = None
     encouragement: bool = False
+    digest: bool = Field(
+        default=True,
+        description="Reminders of one client due at the same time go as one message naming "
+        "the count, with one link to a page listing them; false sends one message each.",
+    )
     templates: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Optional template overrides: language -> template name -> Jinja2 source.",
     )
+    senders: Senders = Senders()
 
 
 class ClinicPolicy(Model):

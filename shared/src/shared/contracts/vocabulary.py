@@ -58,6 +58,7 @@ class DeliveryStatus(StrEnum):
     UNDELIVERED = "undelivered"
     FAILED = "failed"
     BOUNCED = "bounced"
+    COMPLAINED = "complained"  # the recipient reported an email as spam (it was delivered)
     OPTED_OUT = "opted_out"
     SUPPRESSED = "suppressed"
 
