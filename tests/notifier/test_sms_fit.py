@@ -5,6 +5,7 @@ link, GSM-7 stand-ins for typographic characters, the link on every channel (pur
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -183,6 +184,42 @@ def test_a_clinic_template_with_typographic_characters_stays_gsm7() -> None:
     assert 'Clinica Salud Mental Cordoba - "your practice" is waiting... it\'s' in text
 
 
+def test_a_title_or_name_with_stop_in_it_still_gets_the_opt_out_line() -> None:
+    text, _ = sms_for(
+        ReminderPurpose.REMINDER,
+        "Stopford Family Therapy",
+        BASES[0],
+        first=True,
+        allow_activity_details=True,
+    )
+    assert TITLE.lower().count("stop")  # "ride the bus two stops"
+    assert text.endswith(OPT_OUT_TEXT)
+
+
+def test_the_first_text_says_how_to_stop_in_the_client_s_language() -> None:
+    event = due(ReminderPurpose.NUDGE)
+    for language, line in (
+        ("es-MX", "Responde STOP para darte de baja."),
+        ("fr", "Répondez STOP pour ne plus recevoir de SMS."),  # "é" is GSM-7
+        ("pt-BR", "Responda STOP para nao receber mais."),
+        ("de", OPT_OUT_TEXT),  # no German texts: the clinic's language (English)
+    ):
+        client = prefs(event.clinic_id, language=language)
+        link = done_link(event, links(BASES[0]), NOW)
+        rendered = render_reminder(event, client, policy("Northside Counselling"), link)
+        message = build_message(
+            event,
+            channel=Channel.SMS,
+            prefs=client,
+            rendered=rendered,
+            links=links(BASES[0]),
+            link=link,
+            first_sms=True,
+        )
+        assert message.text.endswith(" " + line)
+        assert measure(message.text).segments <= 2
+
+
 def test_stand_ins_only_where_the_meaning_survives() -> None:
     assert to_gsm7("Psicología – “hoy”…") == 'Psicologia - "hoy"...'
     assert to_gsm7("Straße, Öl, Ñandú, çava") == "Straße, Öl, Ñandu, cava"
@@ -222,12 +259,21 @@ titles = st.text(min_size=1, max_size=80).filter(lambda s: s.strip())
     first=st.booleans(),
     details=st.booleans(),
     title=titles,
+    language=st.sampled_from([None, "en-GB", "es-MX", "fr-CA", "pt-BR", "de"]),
+    day=st.dates(min_value=date(2026, 1, 1), max_value=date(2030, 12, 31)),
 )
 def test_property_the_link_is_always_whole_and_the_segments_as_promised(
-    purpose: ReminderPurpose, name: str, base: str, first: bool, details: bool, title: str
+    purpose: ReminderPurpose,
+    name: str,
+    base: str,
+    first: bool,
+    details: bool,
+    title: str,
+    language: str | None,
+    day: date,
 ) -> None:
-    event = due(purpose, activity_title=title)
-    client = prefs(event.clinic_id)
+    event = due(purpose, activity_title=title, occurrence_date=day)
+    client = prefs(event.clinic_id, language=language)
     link = done_link(event, links(base), NOW)
     assert link is not None
     clinic = policy(name, allow_activity_details=details)
@@ -242,6 +288,7 @@ def test_property_the_link_is_always_whole_and_the_segments_as_promised(
         first_sms=first,
     )
     assert link.url in message.text
+    assert re.search(r"\bSTOP\b", message.text) if first else True
     assert len(link.code) == 21
     assert "\u2026" not in message.text
     size = measure(message.text)
@@ -265,7 +312,8 @@ def test_property_any_text_keeps_its_link_within_two_segments(
     out = sms_text(f"{before} {url} {after}", link=url, first_to_number=first, max_segments=2)
     assert url in out
     assert measure(out).segments <= 2
-    assert "\u2026" not in out
+    # No "…" of its own: a cut ends in three GSM-7 dots (a text in UCS-2 keeps its own).
+    assert out.count("\u2026") <= (before + after).count("\u2026")
 
 
 # -- the link on every channel --------------------------------------------------------

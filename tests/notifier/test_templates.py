@@ -65,3 +65,60 @@ def test_clinic_template_per_language_and_injection_is_harmless() -> None:
         done_link=None,
     )
     assert "<script>" not in render(evil, messaging, "en").html
+
+
+@pytest.mark.parametrize(
+    ("language", "phrase", "label"),
+    [
+        ("en", "3 ", "See them"),
+        ("es", "3 ", "Verlas"),
+        ("fr", "3 ", "Les voir"),
+        ("pt-BR", "3 ", "Ver atividades"),
+    ],
+)
+def test_a_digest_names_the_count_in_every_language_with_one_link(
+    language: str, phrase: str, label: str
+) -> None:
+    digest = RenderInput(
+        purpose=ReminderPurpose.NUDGE,
+        clinic_name="Riverside",
+        activity_title=TITLE,
+        allow_activity_details=True,
+        done_link="https://t.example/g/abc",
+        count=3,
+        variant_key="clinic-1/client-1",
+    )
+    out = render(digest, None, language)
+    assert phrase in out.sms
+    assert out.sms.count("https://t.example/g/abc") == 1
+    assert TITLE not in out.sms  # a digest names no single activity
+    assert f">{label}</a>" in out.html
+    assert "3" in out.subject
+
+
+def test_an_explicit_footer_wins_and_the_default_follows_the_language() -> None:
+    assert render(data(), None, "fr").text.endswith(
+        "Vous pouvez arrêter ces messages à tout moment."
+    )
+    custom = RenderInput(
+        purpose=ReminderPurpose.REMINDER,
+        clinic_name="Riverside",
+        activity_title=TITLE,
+        allow_activity_details=False,
+        done_link=None,
+        footer="Questions? Call 555-0100.",
+    )
+    assert render(custom, None, "es").text.endswith("Questions? Call 555-0100.")
+
+
+def test_a_client_reads_our_texts_in_their_language_before_the_clinic_s_in_another() -> None:
+    messaging = Messaging(
+        clinic_name="Riverside",
+        default_language="en",
+        templates={"en": {"sms": "{{ clinic_name }}: your practice is waiting. {{ done_link }}"}},
+    )
+    assert render(data(), messaging, "en").sms.startswith("Riverside <Counselling>: your practice")
+    spanish = render(data(), messaging, "es-MX").sms
+    assert spanish.startswith("Riverside <Counselling>: te espera una actividad")
+    # No built-in texts in the client's language: the clinic's own wording, as before.
+    assert render(data(), messaging, "de").sms.startswith("Riverside <Counselling>: your practice")

@@ -1,2 +1,4 @@
-"""Message text, pure: templates rendered per language and SMS length and fitting. The
-notifier sends with it; the tracker's policy console previews with the very same code."""
+"""Message text, pure: the built-in texts per language (``languages/``, ``catalogue``),
+templates rendered from them or a clinic's own, keyword replies, and SMS length and
+fitting. The notifier sends with it; the tracker's policy console previews with the very
+same code."""

@@ -12,6 +12,7 @@ encoding"); text in another script stays UCS-2, untouched.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -48,6 +49,9 @@ _STAND_INS: dict[str, str] = {
     "\u0152": "OE",
     "\u0131": "i",
 }
+# A text that already says how to stop ("Reply STOP ..."): the keyword as a word, in
+# capitals, so an activity "ride two stops" or a "Stopford Clinic" does not count.
+_NAMES_STOP = re.compile(r"\bSTOP\b")
 # Longest lead-in kept next to a link when the text around it is shortened ("Done? Tap").
 _LEAD_IN_MAX = 20
 
@@ -92,16 +96,17 @@ def to_gsm7(text: str) -> str:
     return smart if is_gsm7(smart) else text
 
 
-def with_opt_out(text: str, first_to_number: bool) -> str:
+def with_opt_out(text: str, first_to_number: bool, opt_out: str = OPT_OUT_TEXT) -> str:
     """The first message to a number tells how to stop (carrier rules, TCPA/CTIA)."""
-    suffix = opt_out_suffix(text, first_to_number)
+    suffix = opt_out_suffix(text, first_to_number, opt_out)
     return text.rstrip() + suffix if suffix else text
 
 
-def opt_out_suffix(text: str, first_to_number: bool) -> str:
-    if not first_to_number or "STOP" in text.upper():
+def opt_out_suffix(text: str, first_to_number: bool, opt_out: str = OPT_OUT_TEXT) -> str:
+    """``opt_out`` is the line in the message's language; every one names STOP."""
+    if not first_to_number or _NAMES_STOP.search(text):
         return ""
-    return f" {OPT_OUT_TEXT}"
+    return f" {to_gsm7(opt_out)}"
 
 
 def _fits(text: str, max_segments: int) -> bool:
@@ -113,6 +118,11 @@ def _cut(words: list[str], kept: int) -> str:
     if kept >= len(words):
         return " ".join(words)
     return " ".join(words[:kept]) + ELLIPSIS if kept else ""
+
+
+def _count(words: list[str]) -> int:
+    """Words, not counting a lone mark ("Fait ? Touchez" is two: French spaces its "?")."""
+    return sum(1 for w in words if any(c.isalnum() for c in w))
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,7 @@ class _Parts:
         head, _, tail = text.partition(keep)
         words = head.split()
         lead: list[str] = []
-        while words and len(" ".join([words[-1], *lead])) <= _LEAD_IN_MAX and len(lead) < 2:
+        while words and len(" ".join([words[-1], *lead])) <= _LEAD_IN_MAX and _count(lead) < 2:
             lead.insert(0, words.pop())
         return cls(words, " ".join(lead), keep, tail.split(), tail)
 
@@ -168,8 +178,17 @@ def _chars(word: str, max_segments: int, suffix: str) -> str:
     return word + ELLIPSIS + suffix
 
 
-def sms_text(text: str, *, link: str | None, first_to_number: bool, max_segments: int) -> str:
+def sms_text(
+    text: str,
+    *,
+    link: str | None,
+    first_to_number: bool,
+    max_segments: int,
+    opt_out: str = OPT_OUT_TEXT,
+) -> str:
     """The text an SMS carries: GSM-7 where it can be, within ``max_segments``, with the
-    link whole and the opt-out line on the first message to a number."""
+    link whole and the opt-out line (``Rendered.opt_out``: in the message's language) on
+    the first message to a number."""
     text = to_gsm7(text.strip())
-    return fit(text, max_segments, keep=link, suffix=opt_out_suffix(text, first_to_number))
+    suffix = opt_out_suffix(text, first_to_number, opt_out)
+    return fit(text, max_segments, keep=link, suffix=suffix)

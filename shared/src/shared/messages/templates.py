@@ -1,5 +1,8 @@
 """Message text: kind defaults with the minimum PHI, clinic overrides per language.
 
+The defaults come from the catalogue (English, Spanish, French, Portuguese; several
+phrasings per purpose, one chosen per client and day); a clinic's templates win.
+
 Clinic templates are Jinja2 run in a sandbox (no attribute tricks, no imports), with
 autoescaping for HTML, so neither a template nor a value in it can do harm. The
 activity's title reaches a template only when the clinic allows activity details;
@@ -9,6 +12,7 @@ subjects and push titles never carry it (they show on lock screens and in inboxe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -17,53 +21,49 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from shared.contracts import Messaging, ReminderPurpose
 from shared.logging import get_logger
+from shared.messages import catalogue
+from shared.messages.catalogue import FALLBACK
+from shared.messages.phrasing import LanguageTexts, Phrasing
+from shared.messages.sms_text import OPT_OUT_TEXT
 
 log = get_logger("shared.messages.templates")
 
 PARTS = ("sms", "subject", "text", "html", "push_title", "push_body")
 # Every default SMS with its link fits one GSM-7 segment (160) for a clinic name of up
-# to 30 characters and a tracker base URL of up to 40: "<name>: " + lead + link line
-# leaves 53 characters for the lead (tests/notifier/test_sms_fit.py holds it to that).
-_LINK_LINE = "{% if done_link %} Done? Tap {{ done_link }}{% endif %}"
+# to 30 characters and a tracker base URL of up to 40: "<name>: " + lead + prompt + link
+# leaves about 50 characters for the lead (tests/unit/test_messages_catalogue.py holds
+# every phrasing of every language to that).
 _DETAIL = "{% if activity %} ({{ activity }}){% endif %}"
 
-_LEADS: dict[ReminderPurpose, str] = {
-    ReminderPurpose.REMINDER: "an activity is waiting for you today" + _DETAIL + ".",
-    ReminderPurpose.NUDGE: "still time for today's activity" + _DETAIL + ". Small steps count.",
-    ReminderPurpose.LEAD: "an activity is coming up soon" + _DETAIL + ". You've got this.",
-    ReminderPurpose.ENCOURAGEMENT: "nice work on your activity. Every step counts.",
-}
-# Several reminders of one client in one delivery window travel as one message (a
-# digest) that names the count; its link opens a page listing them, each with its own
-# done button. ``count`` is how many; 1 renders the purpose's own text.
-_DIGEST_LEAD = "{{ count }} activities are waiting for you today."
 
-
-def _defaults(purpose: ReminderPurpose, count: int = 1) -> dict[str, str]:
-    lead = _DIGEST_LEAD if count > 1 else _LEADS[purpose]
-    link = "" if purpose is ReminderPurpose.ENCOURAGEMENT else _LINK_LINE
-    html_link = (
-        ""
-        if purpose is ReminderPurpose.ENCOURAGEMENT
-        else '{% if done_link %}<p><a href="{{ done_link }}">Mark it done</a></p>{% endif %}'
-    )
-    subject = (
-        "{{ clinic_name }}: well done"
-        if purpose is ReminderPurpose.ENCOURAGEMENT
-        else "{{ clinic_name }}: an activity is waiting"
-    )
+def _defaults(texts: LanguageTexts, phrasing: Phrasing, data: RenderInput) -> dict[str, str]:
+    """The built-in Jinja sources of every part, in one language and phrasing."""
+    linked = data.purpose is not ReminderPurpose.ENCOURAGEMENT
+    lead = phrasing.lead.replace("{{ detail }}", _DETAIL)
+    link = f"{{% if done_link %}} {texts.done_prompt} {{{{ done_link }}}}{{% endif %}}"
+    label = texts.see_them if data.count > 1 else texts.mark_done
+    html_link = f'{{% if done_link %}}<p><a href="{{{{ done_link }}}}">{label}</a></p>{{% endif %}}'
     return {
-        "sms": "{{ clinic_name }}: " + lead + link,
-        "subject": subject,
-        "text": "Hello,\n\n{{ clinic_name }}: " + lead + link + "\n\n{{ footer }}\n",
-        "html": "<p>Hello,</p><p>{{ clinic_name }}: "
-        + lead
-        + "</p>"
-        + html_link
+        "sms": "{{ clinic_name }}: " + lead + (link if linked else ""),
+        "subject": "{{ clinic_name }}: " + phrasing.subject,
+        "text": f"{texts.greeting}\n\n{{{{ clinic_name }}}}: {lead}{link if linked else ''}"
+        "\n\n{{ footer }}\n",
+        "html": f"<p>{texts.greeting}</p><p>{{{{ clinic_name }}}}: {lead}</p>"
+        + (html_link if linked else "")
         + "<p><small>{{ footer }}</small></p>",
         "push_title": "{{ clinic_name }}",
-        "push_body": lead[:1].upper() + lead[1:],
+        "push_body": _capitalised(lead),
     }
+
+
+def _capitalised(source: str) -> str:
+    """The first letter in upper case ("¡bien" -> "¡Bien"); Jinja tags are left alone."""
+    for i, char in enumerate(source):
+        if char == "{":
+            return source
+        if char.isalpha():
+            return source[:i] + char.upper() + source[i + 1 :]
+    return source
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Rendered:
     html: str
     push_title: str
     push_body: str
+    opt_out: str = OPT_OUT_TEXT  # the first SMS's opt-out line, in the message's language
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,13 @@ class RenderInput:
     activity_title: str
     allow_activity_details: bool
     done_link: str | None
-    footer: str = "You can stop these messages at any time."
+    footer: str | None = None  # None: the language's own ("You can stop ... at any time.")
     count: int = 1  # reminders in this message; more than 1 is a digest
+    # Which phrasing: the client ("<clinic_id>/<client_ref>") and the day it is for; the
+    # same pair renders the same text (a redelivery), the next day the next phrasing.
+    # No key: the first phrasing.
+    variant_key: str = ""
+    variant_day: date | None = None
 
 
 class _Silent(Undefined):
@@ -99,20 +105,28 @@ def _environment(html: bool) -> SandboxedEnvironment:
     return SandboxedEnvironment(autoescape=html, undefined=_Silent)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)  # the built-in texts alone are some 500 sources
 def _compile(source: str, html: bool) -> Any:
     return _environment(html).from_string(source)
 
 
 def pick_language(client: str | None, messaging: Messaging | None) -> str:
-    return client or (messaging.default_language if messaging else "en")
+    """The language asked for: the client's ("es-MX"), else the clinic's default. A
+    clinic template for it wins; the built-in texts fall back (see ``text_language``)."""
+    return client or (messaging.default_language if messaging else FALLBACK)
 
 
-def _override(messaging: Messaging | None, language: str, purpose: str, part: str) -> str | None:
+def _override(
+    messaging: Messaging | None, language: str, built_in: str, purpose: str, part: str
+) -> str | None:
+    """The clinic's template for the part: in the client's language; in the clinic's
+    default language only when we have no built-in texts in the client's either (a
+    Spanish client reads our Spanish rather than the clinic's English)."""
     if messaging is None:
         return None
     base = language.split("-", maxsplit=1)[0]
-    for lang in dict.fromkeys((language, base, messaging.default_language)):
+    fallback = () if base.lower() == built_in else (messaging.default_language,)
+    for lang in dict.fromkeys((language, base, *fallback)):
         table = messaging.templates.get(lang) or {}
         source = table.get(f"{purpose}.{part}") or table.get(part)
         if source:
@@ -121,26 +135,33 @@ def _override(messaging: Messaging | None, language: str, purpose: str, part: st
 
 
 def render(data: RenderInput, messaging: Messaging | None, language: str) -> Rendered:
+    """Every part of the message: the clinic's template for the language where it has
+    one, else the built-in text in the client's language, the clinic's, or English."""
+    built_in = catalogue.text_language(language, messaging.default_language if messaging else None)
+    texts = catalogue.texts(built_in)
+    choices = catalogue.phrasings(texts, data.purpose, data.count)
+    kind = "digest" if data.count > 1 else data.purpose.value
+    phrasing = choices[catalogue.variant(data.variant_key, kind, data.variant_day, len(choices))]
     variables = {
         "clinic_name": data.clinic_name,
         "activity": data.activity_title if data.allow_activity_details else None,
         "done_link": data.done_link,
         "purpose": data.purpose.value,
-        "footer": data.footer,
+        "footer": texts.footer if data.footer is None else data.footer,
         "count": data.count,
     }
-    defaults = _defaults(data.purpose, data.count)
+    defaults = _defaults(texts, phrasing, data)
     out: dict[str, str] = {}
     for part in PARTS:
         html = part == "html"
-        source = _override(messaging, language, data.purpose.value, part)
+        source = _override(messaging, language, built_in, data.purpose.value, part)
         text = _render_one(source, variables, html) if source else None
         out[part] = text if text is not None else _compile(defaults[part], html).render(variables)
     # Lock screens and subjects never name the activity, whatever a template says.
     if data.activity_title and data.activity_title in out["subject"] + out["push_title"]:
         out["subject"] = _compile(defaults["subject"], False).render(variables)
         out["push_title"] = data.clinic_name
-    return Rendered(**{k: v.strip() for k, v in out.items()})
+    return Rendered(**{k: v.strip() for k, v in out.items()}, opt_out=texts.opt_out)
 
 
 def _render_one(source: str, variables: dict[str, Any], html: bool) -> str | None:

@@ -1,0 +1,1 @@
+"""The built-in texts, one module per language (a translator edits one file)."""
