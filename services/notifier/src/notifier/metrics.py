@@ -16,3 +16,9 @@ SEND_SECONDS = Histogram(
     ["provider"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+FAILOVERS = Counter(
+    "bs_notifier_failovers_total",
+    "Sends handed to the channel's next provider at once because this one was unavailable "
+    "(circuit open, 5xx, 429, unreachable), by channel and the unavailable provider.",
+    ["channel", "provider"],
+)

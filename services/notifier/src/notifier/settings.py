@@ -3,12 +3,24 @@ console provider, so the local demo sends nothing anywhere and still shows each 
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from shared.settings import DEV_LINK_SECRET, SecretList, ServiceSettings
+
+SmsProvider = Literal["twilio", "vonage"]
+
+
+def _names(value: object) -> object:
+    """``vonage`` or ``twilio,vonage``: blank entries dropped."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+SmsProviders = Annotated[tuple[SmsProvider, ...], NoDecode, BeforeValidator(_names)]
 
 
 class NotifierSettings(ServiceSettings):
@@ -17,6 +29,8 @@ class NotifierSettings(ServiceSettings):
     secret_fields: ClassVar[tuple[str, ...]] = (
         "link_secrets",
         "twilio_auth_token",
+        "vonage_api_secret",
+        "vonage_signature_secret",
         "vapid_private_key",
     )
 
@@ -35,15 +49,32 @@ class NotifierSettings(ServiceSettings):
     )
     done_link_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
 
-    sms_provider: Literal["console", "twilio"] = "console"
+    sms_provider: Literal["console", "twilio", "vonage"] = "console"
+    sms_failover_providers: SmsProviders = Field(
+        default=(),
+        description="Comma-separated SMS providers tried, in order, at once while the ones "
+        "before are down (a clinic's senders.sms_providers may reorder them all).",
+    )
     email_provider: Literal["console", "smtp"] = "console"
     push_provider: Literal["console", "webpush"] = "console"
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    provider_connect_seconds: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="A provider that takes no connection within this is down: fail over.",
+    )
 
     twilio_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str = "ACdev"
     twilio_auth_token: SecretStr = SecretStr("dev-only-twilio-token")
     twilio_from_number: str = "+15005550006"
+
+    vonage_base_url: str = "https://api.nexmo.com"
+    vonage_api_key: str = "dev-key"
+    vonage_api_secret: SecretStr = SecretStr("dev-only-vonage-secret")
+    vonage_signature_secret: SecretStr = SecretStr("dev-only-vonage-signature-secret")
+    vonage_from_number: str = "+15005550007"
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -78,8 +109,27 @@ class NotifierSettings(ServiceSettings):
     def secrets_in_use(self) -> dict[str, list[str]]:
         """Provider credentials count only when that provider is configured."""
         found = super().secrets_in_use()
-        if self.sms_provider != "twilio":
+        sms = {self.sms_provider, *self.sms_failover_providers}
+        if "twilio" not in sms:
             found.pop("twilio_auth_token", None)
+        if "vonage" not in sms:
+            found.pop("vonage_api_secret", None)
+            found.pop("vonage_signature_secret", None)
         if self.push_provider != "webpush":
             found.pop("vapid_private_key", None)
         return found
+
+    # -- delivery truth: email events (see email_events.py and dsn.py) ------------------
+    sendgrid_webhook_public_key: str = Field(
+        default="",
+        description="SendGrid's Event Webhook verification key (base64 DER, as its "
+        "settings page shows it); empty: the SendGrid event webhook refuses every request.",
+    )
+    sendgrid_webhook_max_age_seconds: int = Field(
+        default=300, ge=10, le=86400, description="Older signed timestamps are refused."
+    )
+    dsn_webhook_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token of the RFC 3464 bounce endpoint (32+ characters; shorter "
+        "or empty: the endpoint refuses every request).",
+    )

@@ -7,13 +7,13 @@ call) cost more CPU than the rest of the send together.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 
 import aiohttp
 
 from notifier.callback_url import CallbackRef, status_callback_url
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
+from notifier.providers.transport import Session, json_body, transport_error
 from shared.tracing import with_traceparent
 
 # The recipient replied STOP to this sender: Twilio refuses until they reply START.
@@ -32,55 +32,58 @@ class TwilioProvider:
         from_number: str,
         status_callback: str,
         timeout: float,
+        connect_timeout: float = 3.0,
     ) -> None:
         self.account_sid = account_sid
         self.from_number = from_number
         self.status_callback = status_callback
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._headers = {"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
+        auth = {"Authorization": aiohttp.encode_basic_auth(account_sid, auth_token)}
+        self._session = Session(auth, timeout=timeout, connect=connect_timeout)
 
     @property
     def rate_key(self) -> str:
         return f"twilio:{self.account_sid}:{self.from_number}"
 
-    def _client(self) -> aiohttp.ClientSession:
-        # Made on first use: a session belongs to the event loop that runs the sends.
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
-        return self._session
+    def rate_key_for(self, message: OutboundMessage) -> str:
+        return f"twilio:{self.account_sid}:{_sender(message) or self.from_number}"
 
     def callback_url(self, message: OutboundMessage) -> str:
         ref = CallbackRef(message.clinic_id, message.reminder_id, message.correlation_id)
         return status_callback_url(self.status_callback, ref)
 
-    async def send(self, message: OutboundMessage) -> SendResult:
-        if not message.to_phone:
-            raise ProviderError("no phone number", permanent=True)
+    def form(self, message: OutboundMessage) -> dict[str, str]:
         form = {
-            "To": message.to_phone,
-            "From": self.from_number,
+            "To": message.to_phone or "",
             "Body": message.text,
             # The callback names the reminder, and continues this send's trace (when
             # tracing is on): Twilio sends back none of our headers, only the URL, signed
             # with its query.
             "StatusCallback": with_traceparent(self.callback_url(message)),
         }
+        service = message.sender.sms_messaging_service_sid
+        if service:  # Twilio picks the number from the clinic's Messaging Service
+            form["MessagingServiceSid"] = service
+        else:
+            form["From"] = message.sender.sms_from or self.from_number
+        return form
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        if not message.to_phone:
+            raise ProviderError("no phone number", permanent=True)
         try:
-            async with self._client().post(self._url, data=form) as response:
-                body = await _json(response)
+            async with self._session.client().post(self._url, data=self.form(message)) as response:
+                body = await json_body(response)
                 return _result(response.status, response.headers, body)
-        except TimeoutError as exc:
-            raise ProviderError("twilio timed out", permanent=False) from exc
-        except aiohttp.ClientError as exc:
-            raise ProviderError(
-                f"twilio unreachable: {type(exc).__name__}", permanent=False
-            ) from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(self.name, exc) from exc
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._session.aclose()
+
+
+def _sender(message: OutboundMessage) -> str | None:
+    return message.sender.sms_messaging_service_sid or message.sender.sms_from
 
 
 def _result(status: int, headers: Mapping[str, str], body: dict[str, object]) -> SendResult:
@@ -93,15 +96,7 @@ def _result(status: int, headers: Mapping[str, str], body: dict[str, object]) ->
     reason = f"twilio {status}" + (f" code {code}" if code else "")
     if status == 429 or status >= 500:
         retry = parse_retry_after(headers.get("Retry-After"))
-        raise ProviderError(reason, permanent=False, retry_after=retry)
-    if status in (401, 403):  # our credentials, not the recipient: retry, don't fail over
-        raise ProviderError(reason, permanent=False)
+        raise ProviderError(reason, permanent=False, retry_after=retry, unsent=True)
+    if status in (401, 403):  # our credentials, not the recipient: not a channel failover
+        raise ProviderError(reason, permanent=False, unsent=True)
     raise ProviderError(reason, permanent=True, code=str(code) if code else None)
-
-
-async def _json(response: aiohttp.ClientResponse) -> dict[str, object]:
-    try:
-        data = await response.json(content_type=None)
-    except (ValueError, aiohttp.ContentTypeError, asyncio.IncompleteReadError):
-        return {}
-    return data if isinstance(data, dict) else {}

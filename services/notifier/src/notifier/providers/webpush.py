@@ -16,6 +16,10 @@ from pywebpush import WebPushException, webpush_async
 
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
 
+# ProviderError.code (the HTTP status) of a subscription the push service says is gone:
+# the dispatcher removes it from the directory and announces push.revoked. Never retried.
+GONE_CODES = frozenset({"404", "410"})
+
 
 class WebPushProvider:
     name = "webpush"
@@ -85,7 +89,7 @@ class WebPushProvider:
 def _classify(exc: WebPushException) -> ProviderError:
     response = exc.response  # an aiohttp.ClientResponse, or None for a bad subscription
     status = int(getattr(response, "status", 0) or 0)
-    if status in (404, 410):
+    if str(status) in GONE_CODES:
         return ProviderError(f"push subscription gone ({status})", permanent=True, code=str(status))
     if status == 429 or status >= 500 or status == 0:
         retry = parse_retry_after(
