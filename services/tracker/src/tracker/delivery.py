@@ -17,6 +17,8 @@ S = DeliveryStatus
 
 # Among outcomes, the one with more evidence wins: a carrier "delivered" beats an earlier
 # "failed" seen on a retry, and a bounce is the mail system's final word after "delivered".
+# A spam complaint comes after delivery (the recipient read the mail): it proves delivery
+# and is no failure of it, but it outranks everything a mail system says before.
 RANK: dict[DeliveryStatus, int] = {
     S.QUEUED: 0,
     S.SENT: 1,
@@ -26,13 +28,16 @@ RANK: dict[DeliveryStatus, int] = {
     S.OPTED_OUT: 5,
     S.DELIVERED: 6,
     S.BOUNCED: 7,
+    S.COMPLAINED: 8,
 }
 TERMINAL = frozenset(s for s in S if s not in (S.QUEUED, S.SENT))
 FAILURES = frozenset({S.FAILED, S.UNDELIVERED, S.BOUNCED, S.OPTED_OUT})
 # Statuses that prove the message left us: the first one reported counts the message as
 # sent once, even when the "sent" callback itself is late or lost. A flag kept beside the
 # state remembers it, because the state alone cannot (sent -> failed -> delivered).
-LEFT_US = frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.BOUNCED})
+LEFT_US = frozenset({S.SENT, S.DELIVERED, S.UNDELIVERED, S.BOUNCED, S.COMPLAINED})
+# Statuses that say the message reached the person.
+REACHED = frozenset({S.DELIVERED, S.COMPLAINED})
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,7 @@ def is_terminal(status: DeliveryStatus) -> bool:
 
 def is_failure(status: DeliveryStatus) -> bool:
     return status in FAILURES
+
+
+def reached(status: DeliveryStatus) -> bool:
+    return status in REACHED

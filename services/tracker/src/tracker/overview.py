@@ -13,6 +13,7 @@ OUTCOMES = (
     "failed",
     "undelivered",
     "bounced",
+    "complained",
     "opted_out",
     "suppressed",
     "retried",

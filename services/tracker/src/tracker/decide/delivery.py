@@ -23,7 +23,7 @@ from shared.contracts import (
     derived_event_id,
 )
 from tracker.decide.timeline import Entry, delivery_step
-from tracker.delivery import RANK, Transition, advance, is_failure
+from tracker.delivery import RANK, Transition, advance, is_failure, reached
 from tracker.privacy import scrub
 
 NO_CHANNEL = "none"  # a failure or suppression before any channel was chosen
@@ -153,6 +153,13 @@ def retried(fact: Fact, now: datetime) -> tuple[dict[str, int], dict[str, str]]:
     return counts, failure_entry(fact, label, "retrying", reason, now)
 
 
+def consent_entry(channel: str, source: str, opted_out: bool, at: datetime) -> Entry:
+    """A client's own opt-out or opt-in (or a push subscription that ended) on their
+    timeline: the channel and why, never the contact point."""
+    kind = "channel_off" if opted_out else "channel_on"
+    return {"at": at.isoformat(), "kind": kind, "channel": channel, "reason": source}
+
+
 def failure_entry(
     fact: Fact, provider: str, status: str, reason: str, now: datetime
 ) -> dict[str, str]:
@@ -210,7 +217,9 @@ def announcement(
 
 
 def _kind(best: DeliveryStatus, channel: str | None, has_purpose: bool) -> str | None:
-    if best is DeliveryStatus.DELIVERED:
+    # A complaint proves delivery: the EHR hears "delivered" even when the provider's
+    # delivered event was lost (the complaint itself is a consent change, not an outcome).
+    if reached(best):
         return "delivered" if channel and has_purpose else None
     return "failed" if is_failure(best) else None
 

@@ -32,6 +32,9 @@ KIND_WORDS = {
     "undelivered": "Not delivered",
     "failed": "Failed",
     "bounced": "Bounced",
+    "complained": "Reported as spam: no more emails to this address",
+    "channel_off": "Channel stopped",
+    "channel_on": "Channel resumed",
     "opted_out": "Not sent: opted out",
     "suppressed": "Not sent",
     "queued": "Queued",
@@ -54,6 +57,10 @@ REASON_WORDS = {
     "cap_per_day": "the client's daily message cap was reached",
     "cap_per_week": "the client's weekly message cap was reached",
     "duplicate": "a reminder for it was already sent",
+    "sms_keyword": "the client replied STOP or START",
+    "unsubscribe_link": "the client used the email's unsubscribe link",
+    "email_complaint": "the client reported a reminder email as spam",
+    "push_revoked": "the push subscription ended (the browser or device dropped it)",
 }
 SOURCE_WORDS = {
     "ehr": "recorded in the EHR",

@@ -22,7 +22,7 @@ from shared.contracts import (
 from shared.errors import TransientError
 from shared.logging import get_logger
 from tracker import metrics
-from tracker.decide.delivery import NO_CHANNEL, About, Fact, decide, retried
+from tracker.decide.delivery import NO_CHANNEL, About, Fact, consent_entry, decide, retried
 from tracker.decide.timeline import retry_entry
 from tracker.store import SideWrite
 from tracker.usecases.publishing import Announcing, publish_claimed
@@ -77,13 +77,25 @@ class Delivery(Announcing):
             also.append(self.store.timeline_write(fact.clinic_id, client, [step], now))
         await self.store.count(fact.clinic_id, now, counts, [("failures", entry)], also)
 
-    async def consent(self, clinic_id: str, channel: str, source: str, opted_out: bool) -> None:
-        """A client's own opt-out or opt-in: counted and listed for the dashboard."""
+    async def consent(
+        self,
+        clinic_id: str,
+        channel: str,
+        source: str,
+        opted_out: bool,
+        client_ref: str | None = None,
+    ) -> None:
+        """A client's own opt-out or opt-in: counted and listed for the dashboard, and on
+        the client's timeline."""
         now = self.clock()
         verb = "optout" if opted_out else "optin"
         entry = {"at": now.isoformat(), "channel": channel, "source": source, "change": verb}
+        also = []
+        if client_ref is not None:
+            step = consent_entry(channel, source, opted_out, now)
+            also.append(self.store.timeline_write(clinic_id, client_ref, [step], now))
         await self.store.count(
-            clinic_id, now, {f"{verb}|{channel}|{source}": 1}, [("optouts", entry)]
+            clinic_id, now, {f"{verb}|{channel}|{source}": 1}, [("optouts", entry)], also
         )
 
     async def whose(self, event: DeliveryStatusChanged) -> tuple[str, str]:
