@@ -15,6 +15,9 @@ with realistic ids, which no SMS can carry. The code is 21 URL-safe characters i
   working until they expire.
 The tracker learns what a code stands for (and until when it is valid) from the
 notifier's ``notification.dispatched``; the code itself carries no health information.
+
+A digest (one message for several reminders) carries one link of the same shape,
+``<tracker public base>/g/<code>``, to a page listing its reminders (``digest_code``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 from collections.abc import Sequence
 
 DONE_PATH = "/d"
+DIGEST_PATH = "/g"  # a page listing a digest's reminders, each with its own done button
 CODE_LENGTH = 21
 _REFERENCE = 14
 _CHECK = 6
@@ -53,14 +57,26 @@ def _check(secret: str, kid: str, reference: str) -> str:
     return _mac(secret, f"done-check|{kid}|{reference}")[:_CHECK]
 
 
-def done_code(secrets: Sequence[str], clinic_id: str, reminder_id: str) -> str:
-    """The code for one reminder's done link, made with the newest secret."""
+def _code(secrets: Sequence[str], what: str) -> str:
     if not secrets:
         raise LinkKeyError("no link secret configured")
     secret = secrets[0]
     kid = key_id(secret)
-    reference = _mac(secret, f"done|{clinic_id}|{reminder_id}")[:_REFERENCE]
+    reference = _mac(secret, what)[:_REFERENCE]
     return kid + reference + _check(secret, kid, reference)
+
+
+def done_code(secrets: Sequence[str], clinic_id: str, reminder_id: str) -> str:
+    """The code for one reminder's done link, made with the newest secret."""
+    return _code(secrets, f"done|{clinic_id}|{reminder_id}")
+
+
+def digest_code(secrets: Sequence[str], clinic_id: str, reminder_id: str) -> str:
+    """The code for a digest's link (one message for several reminders), named by the
+    reminder the message was sent for: never the same as that reminder's done code, so
+    neither link can stand for the other. The same shape and check as a done code; the
+    tracker tells them apart by the path (``DIGEST_PATH``) and by what it recorded."""
+    return _code(secrets, f"digest|{clinic_id}|{reminder_id}")
 
 
 def is_authentic(secrets: Sequence[str], code: str) -> bool:
@@ -78,3 +94,8 @@ def is_authentic(secrets: Sequence[str], code: str) -> bool:
 def done_url(public_base_url: str, code: str) -> str:
     """The URL a client taps."""
     return f"{public_base_url.rstrip('/')}{DONE_PATH}/{code}"
+
+
+def digest_url(public_base_url: str, code: str) -> str:
+    """The URL of a digest's page: as short as a done link, so it fits the same SMS."""
+    return f"{public_base_url.rstrip('/')}{DIGEST_PATH}/{code}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from notifier.providers.base import OutboundMessage
+from notifier.providers.base import OutboundMessage, Sender
 from notifier.unsubscribe import UNSUBSCRIBE_PATH, UnsubscribeClaims, sign_unsubscribe
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ReminderDue
 from shared.contracts import ReminderPurpose as Purpose
-from shared.links import done_code, done_url
+from shared.contracts.policy import Senders
+from shared.links import digest_code, digest_url, done_code, done_url
 from shared.messages.sms_text import MAX_SMS_SEGMENTS, sms_text
 from shared.messages.templates import Rendered, RenderInput, pick_language, render
 
@@ -41,11 +42,19 @@ def done_link(event: ReminderDue, links: LinkConfig, now: datetime) -> DoneLink 
     return DoneLink(code, done_url(links.tracker_base_url, code), now + links.ttl)
 
 
+def digest_link(event: ReminderDue, links: LinkConfig, now: datetime) -> DoneLink:
+    """A digest's one link (``event`` is the reminder the message is sent for): its page
+    lists the digest's reminders, each with its own done button."""
+    code = digest_code(links.secrets, event.clinic_id, event.reminder_id)
+    return DoneLink(code, digest_url(links.tracker_base_url, code), now + links.ttl)
+
+
 def render_reminder(
     event: ReminderDue,
     prefs: ClientPreferencesChanged,
     policy: ClinicPolicy | None,
     link: DoneLink | None,
+    count: int = 1,  # reminders in the message: more than one is a digest
 ) -> Rendered:
     messaging = policy.messaging if policy else None
     data = RenderInput(
@@ -54,6 +63,10 @@ def render_reminder(
         activity_title=event.activity_title,
         allow_activity_details=bool(messaging and messaging.allow_activity_details),
         done_link=link.url if link else None,
+        count=count,
+        # A new phrasing each day, the same one for a redelivery (shared.messages.catalogue).
+        variant_key=f"{event.clinic_id}/{event.client_ref}",
+        variant_day=event.occurrence_date,
     )
     return render(data, messaging, pick_language(prefs.language, messaging))
 
@@ -67,14 +80,27 @@ def build_message(
     links: LinkConfig,
     link: DoneLink | None,
     first_sms: bool,
+    senders: Senders | None = None,
 ) -> OutboundMessage:
     contacts = prefs.contacts
     url = link.url if link else None
+    senders = senders or Senders()
     if channel is Channel.SMS:
         text = sms_text(
-            rendered.sms, link=url, first_to_number=first_sms, max_segments=MAX_SMS_SEGMENTS
+            rendered.sms,
+            link=url,
+            first_to_number=first_sms,
+            max_segments=MAX_SMS_SEGMENTS,
+            opt_out=rendered.opt_out,  # in the message's language
         )
-        return OutboundMessage(channel, *_about(event), to_phone=contacts.sms, text=text)
+        return OutboundMessage(
+            channel,
+            *_about(event),
+            to_phone=contacts.sms,
+            text=text,
+            sender=Sender(senders.sms_from, senders.sms_messaging_service_sid),
+            providers=senders.sms_providers,
+        )
     if channel is Channel.PUSH:
         # The link rides as the notification's URL: a tap on it opens the done page.
         return OutboundMessage(
@@ -99,6 +125,7 @@ def build_message(
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        sender=Sender(email_from=senders.email_from, email_reply_to=senders.email_reply_to),
     )
 
 

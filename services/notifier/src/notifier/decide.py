@@ -9,18 +9,34 @@ each with its rendered message, and the cap slot it must take first.
 Quiet hours that end within ``quiet_defer_max`` defer the reminder (a delayed
 re-delivery); longer ones drop it: the scheduler plans around quiet hours, so only a
 late reminder lands here, and a reminder hours late is noise, not help.
+
+A ``reminder.due`` with a ``digest`` carries several reminders of one client due at the
+same instant. Those not sent yet and not stopped (done, cancelled, paused) are "live";
+with two or more live and the clinic's ``messaging.digest`` on, they go as one message
+(``Grouped``): it names the count and links to a page listing them, takes one cap slot,
+and is decided as the first live one (its quiet hours, channels and caps are the
+client's, the same for all). Every other case is ``Split``: each reminder is handled on
+its own, exactly as if it had come alone (the ledger keeps each to one message).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from notifier import outcomes
 from notifier.assignments import AssignmentState, stop_reason
 from notifier.caps import Period, period
 from notifier.channels import plan_channels
-from notifier.compose import DoneLink, LinkConfig, build_message, done_link, render_reminder
+from notifier.compose import (
+    DoneLink,
+    LinkConfig,
+    build_message,
+    digest_link,
+    done_link,
+    render_reminder,
+)
+from notifier.digests import Together, members_of
 from notifier.outcomes import SentRecord
 from notifier.providers.base import OutboundMessage
 from shared.contracts import (
@@ -34,9 +50,19 @@ from shared.contracts import (
     ReminderDue,
     SuppressionReason,
 )
+from shared.contracts import ReminderPurpose as Purpose
 from shared.quiet_hours import end_of_quiet, quiet_at
 
 SUPPRESSED, QUIET = "suppressed", "quiet"  # names of the once-announcements
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """What the load found about one reminder of a digest."""
+
+    sent: SentRecord | None = None
+    assignment: AssignmentState | None = None
+    assignment_rev: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,6 +78,7 @@ class SendContext:
     first_sms: bool = True  # no text of this clinic reached the SMS number yet
     assignment: AssignmentState | None = None
     assignment_rev: int = 0  # checked again right before the provider call
+    members: tuple[MemberState, ...] = ()  # the digest's other reminders, in its order
 
 
 @dataclass(frozen=True)
@@ -100,15 +127,94 @@ class Fail:
 class Send:
     channels: tuple[Channel, ...]  # in order: a permanent failure fails over to the next
     messages: dict[Channel, OutboundMessage] = field(repr=False)
-    link: DoneLink | None
+    link: DoneLink | None  # a digest's: the link to its page
     caps: Caps
     period: Period  # the client's local day and week, where the cap slot counts
+    together: Together | None = None  # a digest
 
 
-Decision = AlreadySent | Suppress | Defer | Drop | Fail | Send
+@dataclass(frozen=True)
+class Split:
+    """Handle each reminder of a digest on its own, as if it had come alone."""
+
+    members: tuple[ReminderDue, ...]
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """A digest: ``decision`` (a send, or a deferral) is about ``key``, the first live
+    reminder; ``others`` (sent or stopped already) are handled on their own, so each is
+    announced as it would have been alone."""
+
+    key: ReminderDue
+    rev: int
+    decision: Send | Defer
+    others: tuple[ReminderDue, ...]
+
+
+Decision = AlreadySent | Suppress | Defer | Drop | Fail | Send | Split | Grouped
 
 
 def decide(event: ReminderDue, context: SendContext, now: datetime, rules: Rules) -> Decision:
+    if event.digest:
+        return _group(event, context, now, rules)
+    return _one(event, context, now, rules)
+
+
+def _group(event: ReminderDue, context: SendContext, now: datetime, rules: Rules) -> Decision:
+    members = members_of(event)
+    lead = MemberState(context.sent, context.assignment, context.assignment_rev)
+    states = (lead, *context.members)
+    # A load that did not read the digest, or what the scheduler never groups: one by one.
+    odd = any(m.purpose is Purpose.ENCOURAGEMENT for m in members)
+    if odd or len(states) != len(members):
+        return Split(tuple(members))
+    live = [(m, s) for m, s in zip(members, states, strict=True) if _live(m, s)]
+    digest_on = context.policy is None or context.policy.messaging.digest
+    if len(live) < 2 or not digest_on:
+        return Split(tuple(members))
+    key, state = live[0]
+    together = Together(
+        tuple(m for m, _ in live),
+        tuple(s.assignment_rev for _, s in live),
+        tuple(_link(m, rules, now) for m, _ in live),
+    )
+    alone = replace(
+        context,
+        sent=None,
+        assignment=state.assignment,
+        assignment_rev=state.assignment_rev,
+        members=(),
+    )
+    decision = _one(key, alone, now, rules, together)
+    if not isinstance(decision, Send | Defer):
+        # Nobody to send it to, or hours of quiet ahead: each is announced on its own.
+        return Split(tuple(members))
+    chosen = {m.reminder_id for m in together.members}
+    others = tuple(m for m in members if m.reminder_id not in chosen)
+    return Grouped(key, state.assignment_rev, decision, others)
+
+
+def _live(event: ReminderDue, state: MemberState) -> bool:
+    return state.sent is None and not stop_reason(
+        state.assignment, event.assignment_version, event.occurrence_date, event.purpose
+    )
+
+
+def _link(event: ReminderDue, rules: Rules, now: datetime) -> DoneLink:
+    link = done_link(event, rules.links, now)
+    if link is None:  # only an encouragement has none, and those never group
+        raise ValueError("an encouragement in a digest")
+    return link
+
+
+def _one(
+    event: ReminderDue,
+    context: SendContext,
+    now: datetime,
+    rules: Rules,
+    together: Together | None = None,
+) -> Decision:
     if context.sent is not None:
         return AlreadySent(context.sent, outcomes.dispatched(event, context.sent))
     if reason := stop_reason(
@@ -126,7 +232,7 @@ def decide(event: ReminderDue, context: SendContext, now: datetime, rules: Rules
         if context.failed:
             return Fail(outcomes.every_channel_failed(event))
         return Suppress(outcomes.suppressed(event, plan.reason or SuppressionReason.NO_CONTACT))
-    return _send(event, context, prefs, plan.channels, now=now, rules=rules)
+    return _send(event, context, prefs, plan.channels, now=now, rules=rules, together=together)
 
 
 def _quiet(
@@ -154,9 +260,15 @@ def _send(
     *,
     now: datetime,
     rules: Rules,
+    together: Together | None = None,
 ) -> Send:
-    link = done_link(event, rules.links, now)
-    rendered = render_reminder(event, prefs, context.policy, link)
+    if together is None:
+        link = done_link(event, rules.links, now)
+        rendered = render_reminder(event, prefs, context.policy, link)
+    else:
+        link = digest_link(event, rules.links, now)
+        count = len(together.members)
+        rendered = render_reminder(event, prefs, context.policy, link, count=count)
     messages = {
         channel: build_message(
             event,
@@ -166,8 +278,9 @@ def _send(
             links=rules.links,
             link=link,
             first_sms=context.first_sms,
+            senders=context.policy.messaging.senders if context.policy else None,
         )
         for channel in channels
     }
     caps = context.policy.caps if context.policy else Caps()
-    return Send(channels, messages, link, caps, period(now, prefs.timezone))
+    return Send(channels, messages, link, caps, period(now, prefs.timezone), together)

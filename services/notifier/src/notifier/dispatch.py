@@ -7,9 +7,12 @@ completion, cancel or pause may have arrived while the reminder waited: in the q
 deferred, for a token, in a retry tier); the provider's answer is recorded in one more.
 A successful SMS costs three round trips.
 
-A permanent failure fails over to the next channel; a transient one is retried later
-through the delayed retry tiers; a rate token due within ``rate_wait_max`` is waited for
-by the caller, outside the client's turn (``handle`` returns the wait).
+A channel's providers are tried in the clinic's order (``routing.py``): while one is
+unavailable (circuit open, or it certainly did not take the message) the next sends at
+once, under the same lease. A permanent failure fails over to the next channel; any
+other transient one is retried later through the delayed retry tiers; a rate token due
+within ``rate_wait_max`` is waited for by the caller, outside the client's turn
+(``handle`` returns the wait).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from notifier import metrics, outcomes
+from notifier import metrics, outcomes, push_revocation
 from notifier.assignments import stop_reason
 from notifier.compose import LinkConfig
 from notifier.decide import (
@@ -30,15 +33,25 @@ from notifier.decide import (
     Defer,
     Drop,
     Fail,
+    Grouped,
     Rules,
     Send,
+    Split,
     Suppress,
     decide,
 )
+from notifier.digests import each_sent
 from notifier.outcomes import SentRecord
-from notifier.providers.base import OutboundMessage, Provider, ProviderError, SendResult
+from notifier.providers.base import (
+    OutboundMessage,
+    Provider,
+    ProviderError,
+    SendResult,
+    rate_key,
+)
 from notifier.providers.twilio import UNSUBSCRIBED_CODE
 from notifier.resilience import CircuitBreaker, burst_for
+from notifier.routing import fails_over, provider_order
 from notifier.send_store import Bucket, SendStore
 from shared.contracts import Channel, Event, ReminderDue, SuppressionReason
 from shared.errors import PermanentError, TransientError
@@ -55,6 +68,12 @@ class Stopped(Exception):
     def __init__(self, reason: SuppressionReason) -> None:
         super().__init__(reason.value)
         self.reason = reason
+
+
+class Unavailable(TransientError):
+    """A provider is down for now (its circuit is open, or it certainly did not take the
+    message): the channel's next provider may send at once. After the last one, an
+    ordinary transient error (the retry tiers)."""
 
 
 class WaitForToken(Exception):
@@ -88,7 +107,7 @@ class Limits:
 class Dispatcher:
     store: SendStore
     breaker: CircuitBreaker
-    providers: dict[Channel, Provider]
+    providers: dict[Channel, tuple[Provider, ...]]  # per channel, the notifier's order
     publish: Publish
     links: LinkConfig
     limits: Limits
@@ -99,6 +118,8 @@ class Dispatcher:
         now = now or datetime.now(UTC)
         context = await self.store.load(event)
         decision = decide(event, context, now, Rules(self.links, self.limits.quiet_defer_max))
+        if isinstance(decision, Split | Grouped):  # a digest's reminders (see ``_digest``)
+            return await self._digest(decision, now)
         if isinstance(decision, Send):
             return await self._send(
                 event, decision, Attempt(uuid.uuid4().hex, context.assignment_rev)
@@ -132,13 +153,15 @@ class Dispatcher:
             # Every channel failed permanently: nothing was sent, the slot is free again.
             await self.store.settle(event, attempt.token, give_back=True)
             attempt.held = False
-            await self.publish(outcomes.every_channel_failed(event))
+            for carried in _carried(event, send):
+                await self.publish(outcomes.every_channel_failed(carried))
             raise PermanentError("every allowed channel failed permanently")
         except Stopped as stop:
             attempt.held = False
             log.info("suppressed", reminder_id=event.reminder_id, reason=stop.reason.value)
             if await self.store.settle(event, attempt.token, give_back=True, once=SUPPRESSED):
-                await self.publish(outcomes.suppressed(event, stop.reason))
+                for carried in _carried(event, send):
+                    await self.publish(outcomes.suppressed(carried, stop.reason))
         except WaitForToken as wait:
             return wait.seconds
         finally:
@@ -152,9 +175,32 @@ class Dispatcher:
         self, event: ReminderDue, send: Send, channel: Channel, attempt: Attempt
     ) -> bool:
         """True when sent; False after a permanent failure (fail over); raises otherwise."""
-        provider = self.providers[channel]
-        await self._reserve(event, send, channel, provider, attempt)
         message = send.messages[channel]
+        *before, last = provider_order(self.providers[channel], message.providers)
+        for provider in before:
+            try:
+                return await self._try_provider(event, send, provider, message, attempt)
+            except Unavailable as down:
+                metrics.FAILOVERS.labels(channel.value, provider.name).inc()
+                log.warning(
+                    "provider unavailable; the next one sends",
+                    reminder_id=event.reminder_id,
+                    channel=channel.value,
+                    provider=provider.name,
+                    reason=str(down),
+                )
+        return await self._try_provider(event, send, last, message, attempt)
+
+    async def _try_provider(
+        self,
+        event: ReminderDue,
+        send: Send,
+        provider: Provider,
+        message: OutboundMessage,
+        attempt: Attempt,
+    ) -> bool:
+        channel = message.channel
+        await self._reserve(event, send, provider, message, attempt)
         sending = asyncio.ensure_future(
             self._send_and_record(event, send, provider=provider, message=message, attempt=attempt)
         )
@@ -174,23 +220,24 @@ class Dispatcher:
             raise
         metrics.SENDS.labels(channel.value, provider.name, "sent").inc()
         self.breaker.saw(provider.name, 0.0)
-        await self.publish(
-            outcomes.dispatched(event, _record(event, send, channel, provider, result))
-        )
+        record = _record(event, send, channel, provider, result)
+        for carried, own in each_sent(event, record, send.together):
+            await self.publish(outcomes.dispatched(carried, own))
         return True
 
     async def _reserve(
         self,
         event: ReminderDue,
         send: Send,
-        channel: Channel,
         provider: Provider,
+        message: OutboundMessage,
         attempt: Attempt,
     ) -> None:
         """The lease, a cap slot and a rate token, after the last look at the assignment
-        before sending; or why not (raises)."""
-        rate = self.limits.rates[channel]
-        bucket = Bucket(provider.rate_key, rate, burst_for(rate))
+        before sending; or why not (raises). The lease is the reminder's, whichever
+        provider sends: a failover re-takes it with the same token."""
+        rate = self.limits.rates[message.channel]
+        bucket = Bucket(rate_key(provider, message), rate, burst_for(rate))
         while True:
             found = await self.store.reserve(
                 event,
@@ -219,7 +266,7 @@ class Dispatcher:
             raise Stopped(SuppressionReason.CAP)
         if outcome == "open":
             self.breaker.saw(provider.name, seconds)
-            raise TransientError(f"{provider.name} circuit open", retry_after=seconds)
+            raise Unavailable(f"{provider.name} circuit open", retry_after=seconds)
         if outcome == "wait":
             if seconds > self.limits.rate_wait_max:
                 raise TransientError(f"{provider.name} rate limited", retry_after=seconds)
@@ -246,9 +293,39 @@ class Dispatcher:
             raise
         phone = message.to_phone if message.channel is Channel.SMS else None
         record = _record(event, send, message.channel, provider, result)
-        await self.store.commit_sent(event, record, token=attempt.token, phone=phone)
+        (_, own), *others = each_sent(event, record, send.together)
+        await self.store.commit_sent(event, own, token=attempt.token, phone=phone, others=others)
         attempt.held = False
         return result
+
+    # -- digests: several reminders of one client due together (see ``decide``) -------
+    async def _digest(self, decision: Split | Grouped, now: datetime) -> float | None:
+        """A digest sent as one message (``Grouped``: the reminders it leaves out are
+        handled on their own first), or each of its reminders on its own (``Split``)."""
+        if isinstance(decision, Split):
+            return await self._each(decision.members, now)
+        if (wait := await self._each(decision.others, now)) is not None:
+            return wait
+        if isinstance(decision.decision, Defer):
+            await self._not_sent(decision.key, decision.decision)
+            return None
+        attempt = Attempt(uuid.uuid4().hex, decision.rev)
+        return await self._send(decision.key, decision.decision, attempt)
+
+    async def _each(self, members: tuple[ReminderDue, ...], now: datetime) -> float | None:
+        """Each reminder as if it had come alone. A rate token's wait is returned (the
+        whole digest is handled again then: those already sent are only re-announced);
+        a permanent failure of one does not keep the others from being sent."""
+        failure: PermanentError | None = None
+        for member in members:
+            try:
+                if (wait := await self.handle(member, now)) is not None:
+                    return wait
+            except PermanentError as exc:
+                failure = exc
+        if failure is not None:
+            raise failure
+        return None
 
     async def _provider_failed(
         self,
@@ -263,11 +340,29 @@ class Dispatcher:
         )
         if not exc.permanent:
             await self.breaker.record_failure(provider.name)
-            raise TransientError(exc.reason, retry_after=exc.retry_after) from exc
+            error = Unavailable if fails_over(exc) else TransientError
+            raise error(exc.reason, retry_after=exc.retry_after) from exc
         log.warning("permanent failure; failing over", channel=channel.value, reason=exc.reason)
+        # A push subscription that is gone leaves the directory (push.revoked).
+        if push_revocation.is_gone(message, exc):
+            store = self.store
+            await push_revocation.revoke(
+                store.redis,
+                store.keys,
+                self.publish,
+                event=event,
+                message=message,
+                provider=provider.name,
+                exc=exc,
+            )
         unsubscribed = channel is Channel.SMS and exc.code == UNSUBSCRIBED_CODE
         await self.store.mark_failed(event, channel, message.to_phone if unsubscribed else None)
         return False
+
+
+def _carried(event: ReminderDue, send: Send) -> tuple[ReminderDue, ...]:
+    """The reminders a send is for: ``event``, or every one a digest carries."""
+    return send.together.members if send.together else (event,)
 
 
 def _record(

@@ -32,6 +32,11 @@ class SentRecord:
     purpose: str | None = None
     link_code: str | None = None
     link_expires_at: str | None = None  # ISO instant, UTC
+    # A digest (one message for several reminders): the reminder the message was sent
+    # for, its page's code, and (in that reminder's own record) the others it carried.
+    digest_of: str | None = None
+    digest_code: str | None = None
+    digest: list[str] | None = None
 
 
 def about(event: ReminderDue) -> dict[str, Any]:
@@ -61,6 +66,8 @@ def dispatched(event: ReminderDue, record: SentRecord) -> NotificationDispatched
         link_expires_at=(
             datetime.fromisoformat(record.link_expires_at) if record.link_expires_at else None
         ),
+        digest_of=record.digest_of,
+        digest_code=record.digest_code,
     )
 
 

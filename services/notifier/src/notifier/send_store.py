@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from redis.asyncio import Redis
 from notifier import lua
 from notifier.assignments import AssignmentState
 from notifier.caps import DAY_TTL_SECONDS, WEEK_TTL_SECONDS
-from notifier.decide import Send, SendContext
+from notifier.decide import MemberState, Send, SendContext
 from notifier.directory import MESSAGE_MAP_TTL, LastReminder
 from notifier.keys import Keys, number_hash
 from notifier.outcomes import SentRecord
@@ -78,8 +79,10 @@ class SendStore:
             k.failed(clinic, rid),
             k.assignment(clinic, event.assignment_id),
         ]
+        for item in event.digest:  # the digest's other reminders, in the same round trip
+            keys += [k.sent(clinic, item.reminder_id), k.assignment(clinic, item.assignment_id)]
         raw = await self._load(keys=keys, args=[k.prefix, clinic])
-        sent, prefs_raw, number, opted_out, policy, failed, rev, assignment, stop, seen = raw
+        sent, prefs_raw, number, opted_out, policy, failed, rev, assignment, stop, seen = raw[:10]
         prefs = ClientPreferencesChanged.model_validate_json(prefs_raw) if prefs_raw else None
         if prefs is not None and prefs.contacts.sms and number is None:
             stop, seen = await self._number_flags(event, prefs, prefs.contacts.sms)
@@ -93,6 +96,7 @@ class SendStore:
             first_sms=not seen,
             assignment=_assignment(assignment),
             assignment_rev=int(rev),
+            members=tuple(_member(m) for m in raw[10]) if event.digest else (),
         )
 
     async def _number_flags(
@@ -144,6 +148,12 @@ class SendStore:
             max(bucket.burst, 1.0),
             int(time.time() * 1000),
         ]
+        if (together := send.together) is not None:  # a digest: its other reminders too
+            for member, member_rev in zip(together.members[1:], together.revs[1:], strict=True):
+                mid = member.reminder_id
+                keys += [k.sent(clinic, mid), k.lease(clinic, mid)]
+                keys.append(k.assignment(clinic, member.assignment_id))
+                args.append(member_rev)
         outcome, number, *data = await self._reserve(keys=keys, args=args)
         name = redis_text(outcome)
         if name == "changed":
@@ -154,13 +164,20 @@ class SendStore:
 
     # -- record ---------------------------------------------------------------------------
     async def commit_sent(
-        self, event: ReminderDue, record: SentRecord, *, token: str, phone: str | None
+        self,
+        event: ReminderDue,
+        record: SentRecord,
+        *,
+        token: str,
+        phone: str | None,
+        others: Sequence[tuple[ReminderDue, SentRecord]] = (),
     ) -> None:
         """Everything an SMS reply needs is written with the record: once ``sent``
-        exists, a redelivery only re-announces it."""
+        exists, a redelivery only re-announces it. ``others``: the other reminders a
+        digest carried, each recorded (and its lease released) in the same script."""
         k, clinic, rid = self.keys, event.clinic_id, event.reminder_id
         keys = [k.sent(clinic, rid), k.lease(clinic, rid), k.circuit(record.provider, "failures")]
-        args: list[Any] = [json.dumps(asdict(record)), self.ttl, token]
+        args: list[Any] = [json.dumps(asdict(record)), self.ttl, token, int(bool(phone)), "", 0]
         if phone:
             last = LastReminder(
                 clinic,
@@ -171,8 +188,20 @@ class SendStore:
                 event.correlation_id,
             )
             keys += [k.seen(clinic, phone), k.number("last", phone)]
-            args += [json.dumps(asdict(last)), MESSAGE_MAP_TTL]
+            args[4:6] = [json.dumps(asdict(last)), MESSAGE_MAP_TTL]
+        for other, other_record in others:
+            keys += [k.sent(clinic, other.reminder_id), k.lease(clinic, other.reminder_id)]
+            args.append(json.dumps(asdict(other_record)))
         await self._commit_sent(keys=keys, args=args)
+
+    async def digest_members(self, clinic_id: str, reminder_id: str) -> list[str]:
+        """The reminders a message sent for ``reminder_id`` carried: itself, and for a
+        digest the others (a provider's status callback names only the first; each of
+        them is told). Empty when no send of it is recorded."""
+        record = await self.sent(clinic_id, reminder_id)
+        if record is None:
+            return []
+        return [reminder_id, *(record.digest or ())]
 
     async def settle(
         self,
@@ -218,3 +247,13 @@ def _channels(members: list[bytes | str]) -> frozenset[Channel]:
 
 def _assignment(raw: bytes | None) -> AssignmentState | None:
     return AssignmentState.from_json(json.loads(raw)) if raw else None
+
+
+def _member(raw: list[Any]) -> MemberState:
+    """One other reminder of a digest as loaded: {sent, assignment rev, assignment data}."""
+    sent, rev, assignment = [*raw, None, None, None][:3]
+    return MemberState(
+        sent=SentRecord(**json.loads(sent)) if sent else None,
+        assignment=_assignment(assignment),
+        assignment_rev=int(rev or 0),
+    )

@@ -3,6 +3,9 @@
 
 No leader and no fixed polling: each replica sleeps until the earliest due time it saw
 (at most ``max_sleep``) and wakes early when a replica adds an earlier timer.
+
+One client's reminders due at the same instant in one claim are published as one event
+(a digest, see ``digests.py``) and acked together.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from scheduler.digests import as_digest, grouped
 from scheduler.metrics import DROPPED, FIRED, LATENESS
 from scheduler.store import Acks, Claimed, TimerStore
 from shared.contracts import ReminderDue, derived_event_id
@@ -140,24 +144,28 @@ class Firer:
         return min(self.max_sleep, max(0.0, wait))
 
     async def _fire(self, claimed: Claimed) -> list[str]:
-        """The members that are done with (published, or nothing to publish)."""
-        results = await asyncio.gather(
-            *(self._one(m, i) for m, i in zip(claimed.members, claimed.infos, strict=True))
-        )
-        return [m for m, ok in zip(claimed.members, results, strict=True) if ok]
+        """The members that are done with (published, or nothing to publish). One
+        client's reminders due at the same instant are published as one event (see
+        ``digests``), and are done with together."""
+        done: list[str] = []
+        raws: list[str] = []
+        events: list[tuple[ReminderDue, str | None]] = []
+        for raw, info in zip(claimed.members, claimed.infos, strict=True):
+            if (read := _read(raw, info)) is None:
+                done.append(raw)  # nothing to publish: finished with
+            else:
+                raws.append(raw)
+                events.append(read)
+        groups = grouped([event for event, _ in events])
+        results = await asyncio.gather(*(self._one([events[i] for i in g]) for g in groups))
+        for group, ok in zip(groups, results, strict=True):
+            if ok:
+                done.extend(raws[i] for i in group)
+        return done
 
-    async def _one(self, raw: str, info: bytes | None) -> bool:
-        """True when the timer is finished with: published, or nothing to publish."""
-        if info is None:
-            return True  # its assignment is gone: nothing to send, just drop the timer
-        try:
-            event, trace = reminder_event(TimerMember.decode(raw), info)
-        except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
-            # It would fail the same way on every retry: drop it rather than re-lease it
-            # forever. The member holds only ids, no personal data.
-            log.exception("unreadable timer dropped", member=raw[:200])
-            DROPPED.inc()
-            return True
+    async def _one(self, group: list[tuple[ReminderDue, str | None]]) -> bool:
+        """True when the group is published (one event for all of it)."""
+        event, trace = group[0] if len(group) == 1 else _digest(group)
         async with self._slots:
             try:
                 # The loop is no message handler: without this, the publish would start a
@@ -167,9 +175,29 @@ class Firer:
             except Exception:  # not confirmed: the lease runs out and it fires again
                 log.exception("publish failed", reminder_id=event.reminder_id)
                 return False
-        FIRED.inc()
+        FIRED.inc(len(group))
         LATENESS.observe((datetime.now(UTC) - event.planned_for).total_seconds())
         return True
+
+
+def _read(raw: str, info: bytes | None) -> tuple[ReminderDue, str | None] | None:
+    """The timer's event, or None when there is nothing to publish."""
+    if info is None:
+        return None  # its assignment is gone: nothing to send, just drop the timer
+    try:
+        return reminder_event(TimerMember.decode(raw), info)
+    except (ValueError, KeyError, TypeError):  # pydantic's ValidationError is a ValueError
+        # It would fail the same way on every retry: drop it rather than re-lease it
+        # forever. The member holds only ids, no personal data.
+        log.exception("unreadable timer dropped", member=raw[:200])
+        DROPPED.inc()
+        return None
+
+
+def _digest(group: list[tuple[ReminderDue, str | None]]) -> tuple[ReminderDue, str | None]:
+    """The group's one event, traced as its lead's assignment."""
+    event = as_digest([e for e, _ in group])
+    return event, next(t for e, t in group if e.reminder_id == event.reminder_id)
 
 
 async def listen_for_wakes(store: TimerStore, wake: asyncio.Event) -> None:

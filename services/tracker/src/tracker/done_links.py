@@ -6,6 +6,12 @@ assignment, client, day and the EHR's correlation id. Opening the link (GET) onl
 page, because link previewers and mail scanners fetch every URL; the page's one button
 (POST) records the completion. A record outlives its link by a grace period, so a late
 tap says "expired" rather than "does not work".
+
+A digest (one message for several reminders of a client) carries one link to a page
+listing them (``shared.links.digest_code``): each reminder's send names the digest's code
+beside its own done code, and the tracker keeps, per digest code, the done codes it
+lists. Each line of the page has its own button, which records that reminder's
+completion exactly as its own done link would.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from shared.contracts import CompletionSource, NotificationDispatched, utcnow
+from shared.contracts import CompletionSource, NotificationDispatched, ReminderPurpose, utcnow
 from shared.links import is_authentic
 from shared.logging import get_logger
 from shared.service import redis_text
@@ -131,6 +137,26 @@ class LinkRecords:
 
         return write
 
+    def _digest_key(self, code: str) -> str:
+        return f"{self.prefix}:digest:{code}"
+
+    def digest_write(self, digest: str, code: str, record: LinkRecord, purpose: str) -> SideWrite:
+        """One line of a digest's page: the done code of a reminder it carried (with its
+        purpose), kept as long as that reminder's own link record."""
+        key, expires = self._digest_key(digest), int(record.expires_at.timestamp())
+
+        def write(pipe: Pipeline) -> None:
+            pipe.hset(key, code, purpose)
+            # A digest's reminders share one expiry (one message made their links).
+            pipe.expireat(key, expires + self.grace)
+
+        return write
+
+    async def digest(self, digest: str) -> dict[str, str]:
+        """A digest's done codes and their purposes (empty when unknown)."""
+        raw = await self.redis.hgetall(self._digest_key(digest))
+        return {redis_text(k): redis_text(v) for k, v in raw.items()}
+
     async def get(self, code: str) -> LinkRecord | None:
         raw = await self.redis.hgetall(self._key(code))
         if not raw:
@@ -171,7 +197,20 @@ class DoneLinks:
         if event.link_code is None or _incomplete(event) or not self._authentic(event):
             return None
         record = link_record(event, {})
-        return None if record is None else self.records.write(event.link_code, record)
+        if record is None:
+            return None
+        own = self.records.write(event.link_code, record)
+        digest = event.digest_code
+        if digest is None or not is_authentic(self.secrets, digest):
+            return own
+        purpose = (event.purpose or ReminderPurpose.REMINDER).value
+        line = self.records.digest_write(digest, event.link_code, record, purpose)
+
+        def both(pipe: Pipeline) -> None:
+            own(pipe)
+            line(pipe)
+
+        return both
 
     async def remember(self, event: NotificationDispatched) -> None:
         """An older notifier's send that names no assignment or day: those come from
@@ -227,3 +266,83 @@ class DoneLinks:
 
 def _incomplete(event: NotificationDispatched) -> bool:
     return event.assignment_id is None or event.occurrence_date is None
+
+
+# -- the digest page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    """One reminder of a digest's page: ``activity`` is its title, only when the clinic
+    allows activity details (otherwise the page says "Activity 1", "Activity 2")."""
+
+    number: int  # from 1, in a stable order (the reminders' ids)
+    code: str  # its own done code
+    purpose: str
+    look: Look
+    activity: str | None = None
+
+
+@dataclass(frozen=True)
+class DigestLook:
+    state: LinkState
+    lines: tuple[DigestLine, ...] = ()
+
+
+def digest_state(authentic: bool, lines: Sequence[DigestLine]) -> LinkState:
+    """Valid while any of its reminders' links is; expired once all are."""
+    if not authentic:
+        return LinkState.INVALID
+    states = {line.look.state for line in lines}
+    if LinkState.VALID in states:
+        return LinkState.VALID
+    return LinkState.EXPIRED if LinkState.EXPIRED in states else LinkState.UNKNOWN
+
+
+class DigestLinks:
+    """The digest page's use cases: show its reminders, record one of them as done."""
+
+    def __init__(self, links: DoneLinks) -> None:
+        self.links = links
+
+    async def look(self, code: str) -> DigestLook:
+        """What a GET shows. Reads only."""
+        links = self.links
+        if not is_authentic(links.secrets, code):
+            return DigestLook(LinkState.INVALID)
+        listed = await links.records.digest(code)
+        looks = [(c, p, await links.look(c)) for c, p in listed.items()]
+        looks.sort(key=lambda x: x[2].record.reminder_id if x[2].record else x[0])
+        titles = await self._titles([look for _, _, look in looks])
+        lines = tuple(
+            DigestLine(n, c, p, look, titles.get(look.record.assignment_id if look.record else ""))
+            for n, (c, p, look) in enumerate(looks, start=1)
+        )
+        return DigestLook(digest_state(True, lines), lines)
+
+    async def confirm(self, code: str, number: int) -> tuple[DigestLook, DigestLine | None]:
+        """The button of line ``number`` was pressed: record that reminder's completion
+        as its own done link would; the page again, and the line that was recorded (None
+        when there is no such line to record)."""
+        look = await self.look(code)
+        line = next((x for x in look.lines if x.number == number), None)
+        if look.state is not LinkState.VALID or line is None or line.look.record is None:
+            return look, None
+        await self.links.confirm(line.code)
+        return await self.look(code), line
+
+    async def _titles(self, looks: Sequence[Look]) -> dict[str, str]:
+        """Activity titles by assignment, only where the assignment's clinic policy allows
+        activity details (the page is seen by whoever holds the phone)."""
+        store, titles = self.links.store, {}
+        for look in looks:
+            if look.record is None:
+                continue
+            r = look.record
+            assignment = await store.assignment(r.clinic_id, r.assignment_id)
+            if assignment is None or not assignment.activity_title:
+                continue
+            policy = await store.policy(r.clinic_id, assignment.policy_id)
+            if policy is not None and policy.messaging.allow_activity_details:
+                titles[r.assignment_id] = assignment.activity_title
+        return titles

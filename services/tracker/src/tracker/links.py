@@ -9,10 +9,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shared.links import DONE_PATH
+from shared.links import DIGEST_PATH, DONE_PATH
 from shared.logging import get_logger
 from tracker import metrics, pages
-from tracker.done_links import LinkState, Look
+from tracker.done_links import DigestLinks, DigestLook, LinkState, Look
 from tracker.runtime import Runtime
 
 log = get_logger("tracker.links")
@@ -85,4 +85,52 @@ def done_router(runtime: Runtime) -> APIRouter:
         format are gone), so say so plainly instead of "not found"."""
         return respond(request.method, "outdated", pages.OUTDATED, 410)
 
+    digest_routes(router, runtime)
     return router
+
+
+# -- a digest's page: its reminders, each with its own done button ----------------------
+
+
+def digest_routes(router: APIRouter, runtime: Runtime) -> None:
+    """``/g/{code}``: GET lists a digest's reminders; POST ``?item=N`` records line N's
+    completion as its own done link would, and shows the page again."""
+
+    @router.get(DIGEST_PATH + "/{code}", response_class=HTMLResponse)
+    async def show_digest(code: str) -> HTMLResponse:
+        try:
+            look = await DigestLinks(runtime.links).look(code)
+        except Exception:
+            log.exception("digest link could not be read")
+            return respond("GET", "unavailable", pages.UNAVAILABLE, 503, retry=True)
+        if look.state is not LinkState.VALID:
+            return refused("GET", Look(look.state))
+        return respond("GET", "digest", pages.digest(_items(look)))
+
+    @router.post(DIGEST_PATH + "/{code}", response_class=HTMLResponse)
+    async def confirm_digest(code: str, item: int = 0) -> HTMLResponse:
+        try:
+            look, line = await DigestLinks(runtime.links).confirm(code, item)
+        except Exception:
+            log.exception("digest link could not be recorded")
+            return respond("POST", "unavailable", pages.UNAVAILABLE, 503, retry=True)
+        if look.state is not LinkState.VALID:
+            return refused("POST", Look(look.state))
+        answer = "recorded" if line is not None else "digest"
+        recorded = line.number if line is not None else None
+        return respond("POST", answer, pages.digest(_items(look), recorded))
+
+
+def _items(look: DigestLook) -> list[pages.DigestItem]:
+    return [
+        pages.DigestItem(
+            number=line.number,
+            purpose=line.purpose,
+            day=line.look.record.occurrence_date
+            if line.look.record and line.look.state is LinkState.VALID
+            else None,
+            done=line.look.already_done,
+            activity=line.activity,
+        )
+        for line in look.lines
+    ]
