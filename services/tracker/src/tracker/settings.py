@@ -2,10 +2,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from shared.contracts.fields import Ref, TimeZoneName
 from shared.settings import DEV_LINK_SECRET, SecretList, ServiceSettings
+
+
+class FhirClinicDefaults(BaseModel):
+    """What a clinic's FHIR Tasks may leave out: the reminder policy and the time zone."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy_id: Ref | None = None
+    timezone: TimeZoneName | None = None
 
 
 class TrackerSettings(ServiceSettings):
@@ -52,3 +62,20 @@ class TrackerSettings(ServiceSettings):
         default=300.0, ge=0.5, le=86_400, description="How often missed runs are checked."
     )
     summary_default_days: int = Field(default=7, ge=1, le=90)
+
+    # FHIR R4 adapter (tracker/fhir/, docs/fhir.md).
+    fhir_clinics: dict[str, FhirClinicDefaults] = Field(
+        default_factory=dict,
+        description="JSON object: clinic_id -> {policy_id, timezone}, used for a FHIR Task "
+        "that carries neither extension.",
+    )
+    fhir_base_url: str = Field(
+        default="",
+        pattern=r"^(https?://\S+)?$",
+        description="The EHR's FHIR R4 base URL; set, each reminder.delivered is posted as a "
+        "Communication and each adherence.summary as an Observation. Empty: off.",
+    )
+    fhir_bearer_token: SecretStr = Field(
+        default=SecretStr(""), description="Sent as 'Authorization: Bearer' to the FHIR base URL."
+    )
+    fhir_timeout_seconds: float = Field(default=10.0, gt=0, le=120)

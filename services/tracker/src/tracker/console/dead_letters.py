@@ -86,8 +86,9 @@ def dead_letters_router(runtime: Runtime) -> APIRouter:
     busy = asyncio.Lock()
 
     def where() -> tuple[str, Topology]:
-        settings = runtime.settings
-        return settings.amqp_url, Topology(namespace=settings.namespace)
+        # The running service's topology: it has the queues only some deployments
+        # consume (the FHIR reporter's), as well as every service's.
+        return runtime.settings.amqp_url, runtime.queues.topology
 
     @router.get("/console/dead-letters", include_in_schema=False)
     async def dead_letters_page() -> HTMLResponse:
