@@ -17,18 +17,22 @@ from typing import Annotated
 from pydantic import Field
 
 from notifier.assignments import Change, Status, apply_completion, apply_lifecycle
+from notifier.erasure import Erasure, remember_assignment
+from notifier.retention import CONTACTS
 from notifier.runtime import Runtime
 from shared.contracts import (
     ActivityCancelled,
     ActivityCompleted,
     ActivityPaused,
     ActivityResumed,
+    ClientErased,
     ClientPreferencesChanged,
     ClinicPolicyChanged,
     CompletionRecorded,
     ConsentChanged,
     ReminderDue,
 )
+from shared.erasure import erasure_report
 from shared.logging import get_logger
 from shared.service import Service
 from shared.topology import NOTIFIER_DIRECTORY_QUEUE, NOTIFIER_REMINDERS_QUEUE
@@ -37,7 +41,7 @@ Lifecycle = ActivityCancelled | ActivityPaused | ActivityResumed
 Completion = ActivityCompleted | CompletionRecorded
 Directory = ClientPreferencesChanged | ClinicPolicyChanged | ConsentChanged
 DirectoryEvent = Directory | Lifecycle | Completion
-DirectoryInput = Annotated[DirectoryEvent, Field(discriminator="type")]
+DirectoryInput = Annotated[DirectoryEvent | ClientErased, Field(discriminator="type")]
 ClientEvent = ReminderDue | ClientPreferencesChanged | ConsentChanged | Lifecycle | Completion
 
 log = get_logger("notifier.handlers")
@@ -49,6 +53,8 @@ def register(service: Service, runtime: Runtime) -> None:
         while True:
             async with runtime.order.turn(client_key(event)):
                 wait = await runtime.dispatcher.handle(event)
+                d = runtime.directory  # reminders keep the contact keys alive (retention.py)
+                await CONTACTS.touch_daily(d.redis, d.keys, event.clinic_id, event.client_ref)
             if wait is None:
                 return
             await asyncio.sleep(wait)
@@ -59,11 +65,23 @@ def register(service: Service, runtime: Runtime) -> None:
         "and pauses (they stop reminders already on their way).",
     )
     async def on_directory_event(event: DirectoryInput) -> None:
+        if isinstance(event, ClientErased):
+            await erased(service, runtime, event)
+            return
         if isinstance(event, ClinicPolicyChanged):  # about no client in particular
             await apply_directory_event(runtime, event)
             return
         async with runtime.order.turn(client_key(event)):
             await apply_directory_event(runtime, event)
+
+
+async def erased(service: Service, runtime: Runtime, event: ClientErased) -> None:
+    """Delete what the notifier holds about the client (``erasure.py``), in the client's
+    turn so no change of its interleaves, then report the counts to the tracker."""
+    async with runtime.order.turn(f"{event.clinic_id}/{event.client_ref}"):
+        counts = await Erasure(service.redis, service.key()).erase(event)
+    await service.publisher.publish(erasure_report(event, "notifier", counts))
+    log.info("client erased", deleted=sum(counts.values()))
 
 
 def client_key(event: ClientEvent) -> str:
@@ -88,7 +106,15 @@ async def apply_directory_event(runtime: Runtime, event: DirectoryEvent) -> None
         stored = await runtime.assignments.update(
             event.clinic_id, event.assignment_id, assignment_change(event)
         )
+        if stored:  # indexed under its client, for an erasure (``erasure.py``)
+            d = runtime.directory
+            await remember_assignment(
+                d.redis, d.keys, event.clinic_id, event.client_ref, event.assignment_id
+            )
         log.info("assignment", assignment_id=event.assignment_id, stored=stored)
+    if isinstance(event, ClientPreferencesChanged | ConsentChanged):
+        # The contact keys live a full CONTACT_TTL_SECONDS from now (``retention.py``).
+        await CONTACTS.touch(directory.redis, directory.keys, event.clinic_id, event.client_ref)
 
 
 def assignment_change(event: Lifecycle | Completion, today: datetime | None = None) -> Change:

@@ -15,6 +15,8 @@ Per client:
   ``sms`` (the hash of the SMS number, '' for none; absent in records of older releases)
 - ``<p>:optout:<clinic>:<client>``      channels the client opted out of themselves
 - ``{<p>:caps:<clinic>/<client>}:...``  cap sets (see ``caps.py``; one hash slot per client)
+- ``<p>:assignments-of:<clinic>:<client>``  the client's assignment ids (for an erasure,
+  ``erasure.py``)
 Per clinic and assignment:
 - ``<p>:policy:<clinic>:<policy>``, ``<p>:policy-latest:<clinic>``
 - ``<p>:assignment:<clinic>/<assignment>``  hash: ``rev``, ``data``

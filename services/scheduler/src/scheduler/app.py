@@ -7,7 +7,12 @@ from fastapi import FastAPI
 from scheduler import handlers
 from scheduler.runtime import Runtime
 from scheduler.settings import SchedulerSettings
-from shared.contracts import ClientPlansChanged, ReminderDue, SchedulerBacklogReported
+from shared.contracts import (
+    ClientErasureReported,
+    ClientPlansChanged,
+    ReminderDue,
+    SchedulerBacklogReported,
+)
 from shared.service import Service, create_http_app
 from shared.topology import SCHEDULER_QUEUE
 
@@ -21,7 +26,12 @@ def build(settings: SchedulerSettings | None = None) -> tuple[Service, Runtime]:
         name=NAME,
         settings=settings,
         consumes=(SCHEDULER_QUEUE,),
-        publishes=(ReminderDue, SchedulerBacklogReported, ClientPlansChanged),
+        publishes=(
+            ReminderDue,
+            SchedulerBacklogReported,
+            ClientPlansChanged,
+            ClientErasureReported,
+        ),
     )
     runtime = Runtime(settings)
     service.on_start.append(runtime.start)

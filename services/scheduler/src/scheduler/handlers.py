@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from scheduler.announce import Cause
+from scheduler.erasure import erase_client
 from scheduler.replan import Replanner, client_key, policy_key
 from scheduler.runtime import Runtime
 from scheduler.state import (
@@ -28,12 +29,14 @@ from shared.contracts import (
     ActivityPaused,
     ActivityResumed,
     ActivityUpdated,
+    ClientErased,
     ClientPreferencesChanged,
     ClinicPolicyChanged,
     CompletionRecorded,
     ConsentChanged,
 )
 from shared.contracts.vocabulary import Channel
+from shared.erasure import erasure_report
 from shared.errors import PermanentError, TransientError
 from shared.handling import add_to_summary
 from shared.planning.ids import assignment_key
@@ -52,7 +55,8 @@ SchedulerInput = Annotated[
     | ClientPreferencesChanged
     | ClinicPolicyChanged
     | CompletionRecorded
-    | ConsentChanged,
+    | ConsentChanged
+    | ClientErased,
     Field(discriminator="type"),
 ]
 
@@ -62,6 +66,9 @@ def register(service: Service, runtime: Runtime) -> None:
         SCHEDULER_QUEUE, "Assignment lifecycle, client preferences and clinic policies."
     )
     async def on_event(event: SchedulerInput) -> None:
+        if isinstance(event, ClientErased):
+            await erased(service, runtime, event)
+            return
         try:
             async with runtime.order.turn(_order_key(event)):
                 changed = await handle(runtime.replanner, event)
@@ -70,6 +77,14 @@ def register(service: Service, runtime: Runtime) -> None:
             return
         await runtime.replanner.store.mark_seen(*once(event))
         add_to_summary(changed=changed)
+
+
+async def erased(service: Service, runtime: Runtime, event: ClientErased) -> None:
+    """Delete the client's data, in its turn, then report the counts to the tracker."""
+    async with runtime.order.turn(_order_key(event)):
+        counts = await erase_client(runtime.replanner, event)
+    await service.publisher.publish(erasure_report(event, "scheduler", counts))
+    add_to_summary(erased=sum(counts.values()))
 
 
 def _order_key(event: SchedulerInput) -> str:
@@ -104,6 +119,8 @@ async def handle(replanner: Replanner, event: SchedulerInput) -> bool:  # noqa: 
             return await _consent(replanner, event)
         case ClinicPolicyChanged():
             return await _policy(replanner, event)
+        case ClientErased():
+            return False  # not a change to plan: ``erased`` deletes the client instead
 
 
 async def _assignment(replanner: Replanner, event: ActivityAssigned | ActivityUpdated) -> bool:
@@ -195,5 +212,14 @@ async def _policy(replanner: Replanner, event: ClinicPolicyChanged) -> bool:
         await replanner.store.put_policy(pkey, event.policy, str(event.event_id))
     cause = Cause.of(event, "policy.changed")
     for ckey in await replanner.store.policy_users(pkey):
+        if not await replanner.store.redis.exists(_client_state(replanner, ckey)):
+            # Erased or forgotten when idle (``retention.py``): no longer a user.
+            await replanner.store.redis.srem(replanner.store.keys.policy_users(pkey), ckey)
+            continue
         await replanner.replan(ckey, cause, always_announce=True)
     return True
+
+
+def _client_state(replanner: Replanner, ckey: str) -> str:
+    keys = replanner.store.keys
+    return keys.shard(keys.shard_of(ckey)).client(ckey)

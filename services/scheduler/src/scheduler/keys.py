@@ -7,7 +7,8 @@ Per shard ``NN`` (tag ``{<prefix>:scheduler:sNN}``; a client's shard is a hash o
 - ``...:{tag}:fire``        hash: ``<clinic>/<assignment>`` -> what a reminder.due needs
 - ``...:{tag}:clients``     sorted set: client -> when to re-plan it (rolls the horizon)
 - ``...:{tag}:c:<client>``  hash: the client's state (rev, prefs, a:<assignment>, timers,
-                            sent, last: the id of the event committed last)
+                            sent, last: the id of the event committed last, idle_since:
+                            ``<rev>:<ms>`` once nothing is left to plan, see retention.py)
 Global (single-key operations only):
 - ``...:policy:<clinic>/<policy>``        the clinic policy (JSON)
 - ``...:policy-by:<clinic>/<policy>``     id of the event that stored it

@@ -61,3 +61,51 @@ return {now, lease, items, infos, nxt[2] or false}
 
 # KEYS: due.  ARGV: lease ms, members...  Returns how many were acked.
 ACK = _ack(lease=1, first=2) + "return acked\n"
+
+# KEYS: due, fire, clients, client.  ARGV: expected rev, client key, JSON
+# {timers: [member...], fire: [assignment key...]}.
+# A client's erasure (``erasure.py``): its timers, its assignments' fire entries, its
+# place in the roll schedule and its state, all at once, if nobody committed for it since
+# it was read (-1 otherwise: read again). Returns what it deleted:
+# {timers, fire entries, roll entries, assignments, state hashes}.
+ERASE = """
+local rev = tonumber(redis.call('HGET', KEYS[4], 'rev') or '0')
+if rev ~= tonumber(ARGV[1]) then return -1 end
+local c = cjson.decode(ARGV[3])
+local timers, fire, assignments = 0, 0, 0
+for _, m in ipairs(c.timers) do timers = timers + redis.call('ZREM', KEYS[1], m) end
+for _, a in ipairs(c.fire) do fire = fire + redis.call('HDEL', KEYS[2], a) end
+for _, f in ipairs(redis.call('HKEYS', KEYS[4])) do
+  if string.sub(f, 1, 2) == 'a:' then assignments = assignments + 1 end
+end
+local rolls = redis.call('ZREM', KEYS[3], ARGV[2])
+return {timers, fire, rolls, assignments, redis.call('DEL', KEYS[4])}
+"""
+
+# KEYS: due, fire, clients, client.  ARGV: expected rev, client key, JSON {timers,
+# fire}, now ms, idle retention ms, next check ms.
+# A client with nothing left to plan (``retention.py``): the first time it is seen idle
+# its state is marked ``idle_since`` (with its rev: any later commit makes the mark
+# stale); once it has stayed idle for the retention it goes, as ``ERASE`` deletes it.
+# Returns -1 (changed meanwhile), 0 (kept; checked again at ``next check``), 1 (deleted).
+FORGET_IDLE = """
+local rev = tonumber(redis.call('HGET', KEYS[4], 'rev') or '0')
+if rev ~= tonumber(ARGV[1]) then return -1 end
+local since = nil
+local mark = redis.call('HGET', KEYS[4], 'idle_since')
+if mark then
+  local r, t = string.match(mark, '^(%d+):(%d+)$')
+  if tonumber(r) == rev then since = tonumber(t) end
+end
+if not since or tonumber(ARGV[4]) - since < tonumber(ARGV[5]) then
+  if not since then redis.call('HSET', KEYS[4], 'idle_since', rev .. ':' .. ARGV[4]) end
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[2])
+  return 0
+end
+local c = cjson.decode(ARGV[3])
+for _, m in ipairs(c.timers) do redis.call('ZREM', KEYS[1], m) end
+for _, a in ipairs(c.fire) do redis.call('HDEL', KEYS[2], a) end
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[4])
+return 1
+"""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from scheduler.announce import Cause
 from scheduler.metrics import BACKLOG_REPORTER, OLDEST_OVERDUE, OVERDUE, PENDING
 from scheduler.replan import Replanner
+from scheduler.retention import forget_if_idle
 from scheduler.store import RedisClient, TimerStore
 from shared.contracts import SchedulerBacklogReported
 from shared.errors import TransientError
@@ -42,6 +43,8 @@ async def _roll_shard(replanner: Replanner, shard: int) -> None:
     while clients := await replanner.store.clients_to_roll(shard, datetime.now(UTC), ROLL_BATCH):
         for key in clients:
             try:
+                if await forget_if_idle(replanner, key, datetime.now(UTC)):
+                    continue  # nothing left to plan (``retention.py``)
                 await replanner.replan(key, Cause.rolled(key))
             except TransientError:
                 log.warning("roll deferred", client=key)

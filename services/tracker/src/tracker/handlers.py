@@ -15,6 +15,8 @@ from shared.contracts import (
     ActivityPaused,
     ActivityResumed,
     ActivityUpdated,
+    ClientErased,
+    ClientErasureReported,
     ClientPlan,
     ClientPlansChanged,
     ClinicPolicyChanged,
@@ -24,6 +26,7 @@ from shared.contracts import (
     NotificationDispatched,
     NotificationFailed,
     NotificationSuppressed,
+    PushSubscriptionRevoked,
     ReminderDue,
     SchedulerBacklogReported,
     SessionUpcoming,
@@ -41,6 +44,7 @@ from tracker.usecases.delivery import (
     status_fact,
     suppressed_fact,
 )
+from tracker.usecases.erasure import ErasuresOf, handle_erasure
 
 TrackerInput = Annotated[
     ActivityAssigned
@@ -57,9 +61,12 @@ TrackerInput = Annotated[
     | NotificationSuppressed
     | DeliveryStatusChanged
     | ConsentChanged
+    | PushSubscriptionRevoked
     | CompletionReported
     | SchedulerBacklogReported
-    | ClientPlansChanged,
+    | ClientPlansChanged
+    | ClientErased
+    | ClientErasureReported,
     Field(discriminator="type"),
 ]
 ByClient = (
@@ -77,9 +84,13 @@ PLANS_AT_ONCE = 16  # of a batch's plans, applied side by side (two round trips 
 
 
 def register(service: Service, runtime: Runtime) -> None:
+    erasures = ErasuresOf(lambda: runtime.store, service.publisher)
+
     @service.subscriber(TRACKER_QUEUE, "Completions, delivery results and sessions to record.")
     async def on_event(event: TrackerInput) -> None:
-        if isinstance(event, ClientPlansChanged):
+        if isinstance(event, ClientErased | ClientErasureReported):
+            await handle_erasure(runtime.order, erasures(), event)
+        elif isinstance(event, ClientPlansChanged):
             await plans_changed(runtime.order, runtime.cases, event)
         else:
             # First, before anything waits: turns are granted in arrival order.
@@ -146,7 +157,17 @@ async def handle(cases: UseCases, event: TrackerInput) -> None:  # noqa: C901, P
         case ConsentChanged():
             delivery = cases.delivery
             await delivery.consent(
-                event.clinic_id, event.channel.value, event.source, event.opted_out
+                event.clinic_id,
+                event.channel.value,
+                event.source,
+                event.opted_out,
+                event.client_ref,
+            )
+        case PushSubscriptionRevoked():
+            # Counted with the opt-outs: the client's push channel is gone until the EHR
+            # sends a new subscription (the reminder's own failure came as notification.failed).
+            await cases.delivery.consent(
+                event.clinic_id, "push", "push_revoked", True, event.client_ref
             )
         case SchedulerBacklogReported():
             await cases.store.put_backlog(event.replica, backlog_report(event))

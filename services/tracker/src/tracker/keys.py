@@ -30,7 +30,9 @@ entry ids, times and reasons only; capped, trimmed to and expiring after the del
 retention) and ``plan:{tag}`` (hash: the scheduler's latest plan, ``at`` its time in
 microseconds, and ``seen:<...>`` the plan decisions already put on the timeline).
 Global: ``active`` (set of ``<clinic>/<assignment>``), ``clinics``, ``backlog:<replica>``,
-``link:<code>``.
+``link:<code>``, ``digest:<code>`` (a digest link's done codes, see ``done_links.py``).
+Per erasure: ``erasure:<clinic>/<erasure event id>`` (the services' counts, no client ref;
+see ``usecases/erasure.py``).
 Before this layout an outcome was claimed with ``once:outcome:<clinic>/<reminder>:<kind>``:
 still read (never written) until the delivery retention has passed.
 """

@@ -184,3 +184,35 @@ local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 return added
 """
 )
+
+# KEYS: the clinic's client index, the active set, the clinic's failures stream, then the
+# keys to delete. ARGV: client ref, JSON {kinds: [the kind of each key to delete, in
+# order], active: [<clinic>/<assignment>...], failures: [stream entry id...]}.
+# A client's erasure (``usecases/erasure.py``), all at once: its keys, its place in the
+# clinic's client index, its assignments in ``active`` and the failures entries of its
+# reminders. Returns the counts per kind (JSON).
+ERASE_CLIENT = """
+local c = cjson.decode(ARGV[2])
+local counts = {}
+local function add(kind, n) counts[kind] = (counts[kind] or 0) + n end
+for i, kind in ipairs(c.kinds) do add(kind, redis.call('DEL', KEYS[i + 3])) end
+add('clinic_client_entries', redis.call('ZREM', KEYS[1], ARGV[1]))
+for _, m in ipairs(c.active) do add('active_entries', redis.call('SREM', KEYS[2], m)) end
+if #c.failures > 0 then
+  add('failure_entries', redis.call('XDEL', KEYS[3], unpack(c.failures)))
+end
+return cjson.encode(counts)
+"""
+
+# KEYS: an erasure's gather hash (named by clinic and erasure event id, never the
+# client). ARGV: service, its counts (JSON), ttl, how many services report.
+# Keeps a service's first report (a redelivery, which deleted nothing more, reports
+# zeros); once every service reported (and the completion was not announced yet)
+# returns every report, else nothing.
+ERASURE_GATHER = """
+if redis.call('HEXISTS', KEYS[1], '_announced') == 1 then return false end
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+if redis.call('HLEN', KEYS[1]) < tonumber(ARGV[4]) then return false end
+return redis.call('HGETALL', KEYS[1])
+"""

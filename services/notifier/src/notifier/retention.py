@@ -1,0 +1,60 @@
+"""A client's contact keys expire when nothing about the client happens for a long time.
+
+Its preferences hash ``client:<clinic>:<client>``, its own opt-outs, the owners set of
+its SMS number and the clinic's "texted this number" flag had no TTL: a client whose
+clinic stopped sending anything kept them for ever. Each gets ``CONTACT_TTL_SECONDS``
+(400 days: longer than any assignment's gap between two reminders, a year of yearly
+activities included), refreshed whenever the client's preferences or consent change and
+at most once a day per replica while reminders for the client are handled. An erasure
+removes them at once (``erasure.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from redis.asyncio import Redis
+
+from notifier.keys import Keys
+
+CONTACT_TTL_SECONDS = 400 * 86_400
+MEMO_MAX = 100_000  # clients whose refresh today a replica remembers
+
+# KEYS: the client's preferences, its opt-outs. ARGV: ttl, prefix, clinic.
+# The number's owners set and "this clinic texted the number" flag are derived from the
+# record's number hash (see keys.py on Redis Cluster, as the send's own load).
+TOUCH = """
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+local number = redis.call('HGET', KEYS[1], 'sms')
+if number and number ~= '' then
+  redis.call('EXPIRE', ARGV[2] .. ':number:owners:' .. number, ARGV[1])
+  redis.call('EXPIRE', ARGV[2] .. ':number:seen:' .. ARGV[3] .. ':' .. number, ARGV[1])
+end
+return 1
+"""
+
+
+class ContactRetention:
+    def __init__(self, ttl: int = CONTACT_TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._touched: dict[str, date] = {}
+
+    async def touch(self, redis: Redis, keys: Keys, clinic_id: str, client_ref: str) -> None:
+        """Give the client's contact keys their full lifetime again (one round trip)."""
+        names = [keys.client(clinic_id, client_ref), keys.optout(clinic_id, client_ref)]
+        await redis.eval(TOUCH, 2, *names, self.ttl, keys.prefix, clinic_id)
+
+    async def touch_daily(self, redis: Redis, keys: Keys, clinic_id: str, client_ref: str) -> None:
+        """``touch``, at most once a day per client on this replica (the reminder path)."""
+        today, who = datetime.now(UTC).date(), f"{clinic_id}/{client_ref}"
+        if self._touched.get(who) == today:
+            return
+        if len(self._touched) >= MEMO_MAX:
+            self._touched.clear()
+        self._touched[who] = today
+        await self.touch(redis, keys, clinic_id, client_ref)
+
+
+CONTACTS = ContactRetention()
+"""The process's one (its daily memo is per replica)."""
