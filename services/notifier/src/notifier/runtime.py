@@ -12,8 +12,7 @@ from notifier.compose import LinkConfig
 from notifier.directory import Directory
 from notifier.dispatch import Dispatcher, Limits
 from notifier.keys import Keys
-from notifier.providers.base import Provider
-from notifier.providers.registry import build_providers
+from notifier.providers.registry import GivenProviders, Providers, build_providers, ordered
 from notifier.resilience import CircuitBreaker
 from notifier.send_store import SendStore
 from notifier.settings import NotifierSettings
@@ -28,7 +27,9 @@ _T = TypeVar("_T")
 @dataclass
 class Runtime:
     settings: NotifierSettings
-    providers: dict[Channel, Provider] | None = None
+    # One provider or several (in order) per channel; built from settings when None.
+    given: GivenProviders | None = None
+    providers: Providers | None = None
     _directory: Directory | None = None
     _assignments: AssignmentStore | None = None
     _dispatcher: Dispatcher | None = None
@@ -55,7 +56,7 @@ class Runtime:
     async def start(self, service: Service) -> None:
         s = self.settings
         redis, prefix = service.redis, service.key()
-        self.providers = self.providers or build_providers(s)
+        self.providers = ordered(self.given) if self.given else build_providers(s)
         self._order = InOrder()
         self._directory = Directory(redis, prefix)
         self._assignments = AssignmentStore(redis, prefix)
@@ -93,8 +94,9 @@ class Runtime:
         )
 
     async def stop(self, _: Service) -> None:
-        for provider in (self.providers or {}).values():
-            await provider.aclose()
+        for providers in (self.providers or {}).values():
+            for provider in providers:
+                await provider.aclose()
 
 
 def _started(collaborator: _T | None) -> _T:

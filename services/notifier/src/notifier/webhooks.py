@@ -17,25 +17,27 @@ from fastapi.responses import HTMLResponse
 from twilio.request_validator import RequestValidator
 
 from notifier.callback_url import CallbackRef, callback_ref
-from notifier.keywords import Keyword, parse_keyword
+from notifier.keywords import Keyword, KeywordMatch, recognise
 from notifier.runtime import Runtime
+from notifier.statuses import StatusReport, announce_status
 from notifier.twilio_status import map_status
 from notifier.unsubscribe import UNSUBSCRIBE_PATH, verify_unsubscribe
+from notifier.unsubscribe import applies as unsubscribe_applies
 from shared.contracts import (
     Channel,
     CompletionReported,
     CompletionSource,
     ConsentChanged,
-    DeliveryStatusChanged,
 )
 from shared.logging import get_logger
+from shared.messages.phrasing import Replies
+from shared.messages.replies import replies, reply_language
 from shared.service import Service
 from shared.settings import secret_values
 
 log = get_logger("notifier.webhooks")
 TWIML = "application/xml"
 MAX_BODY = 64 * 1024
-DEFAULT_HELP = "Reply STOP to stop these messages, START to resume, DONE when you did it."
 # The form posts back to the page's own URL, as a one-click mail client would (RFC 8058).
 UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1"><title>Reminder emails</title>
@@ -95,27 +97,15 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
         # The URL names the reminder (signed with it); only a message sent by a release
         # before URLs did is looked up.
         ref = callback_ref(request.query_params) or await _sent_before(runtime, sid)
-        clinic_id, correlation = await _origin(runtime, ref, params.get("To"))
-        await service.publisher.publish(
-            DeliveryStatusChanged(
-                clinic_id=clinic_id,
-                **correlation,
-                provider="twilio",
-                provider_message_id=sid[:256],
-                reminder_id=ref.reminder_id if ref else None,
-                channel=Channel.SMS,
-                status=status,
-                error_code=error_code[:64] if error_code else None,
-                reported_at=datetime.now(UTC),
-            )
-        )
+        report = StatusReport("twilio", sid, status, error_code, ref, params.get("To"))
+        await announce_status(service, runtime, report)
         return Response(status_code=204)
 
     @router.post("/webhooks/twilio/inbound")
     async def twilio_inbound(request: Request) -> Response:
         params = await signed_form(request, runtime)
         (phone,) = require(params, "From")
-        keyword = parse_keyword(params.get("Body", ""))
+        keyword = recognise(params.get("Body", ""))
         return await handle_keyword(service, runtime, phone, keyword)
 
     @router.get(UNSUBSCRIBE_PATH + "/{token}")
@@ -131,6 +121,8 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
         claims = verify_unsubscribe(secret_values(runtime.settings.link_secrets), token)
         if claims is None:
             raise HTTPException(400, "invalid unsubscribe link")
+        if not await unsubscribe_applies(runtime.directory, claims):  # erased: nothing to keep
+            return Response("You will not get these emails any more.", media_type="text/plain")
         channel = Channel(claims.channel)
         await runtime.directory.set_opt_out(claims.clinic_id, claims.client_ref, channel, True)
         await service.publisher.publish(
@@ -156,30 +148,36 @@ async def _sent_before(runtime: Runtime, sid: str) -> CallbackRef | None:
     return CallbackRef(sent.clinic_id or "", sent.reminder_id, sent.correlation_id)
 
 
-async def _origin(
-    runtime: Runtime, ref: CallbackRef | None, phone: str | None
-) -> tuple[str, dict[str, str]]:
-    """The clinic and the EHR's correlation id a status callback belongs to: those of the
-    reminder the message carried; for a message we cannot place, the number's only
-    owner's clinic (or ``system``) and a fresh correlation id."""
-    if ref is not None and ref.clinic_id:
-        correlation = {"correlation_id": ref.correlation_id} if ref.correlation_id else {}
-        return ref.clinic_id, correlation
-    owners = await runtime.directory.number_owners(phone) if phone else []
-    return (owners[0].clinic_id if len(owners) == 1 else "system"), {}
-
-
 async def handle_keyword(
-    service: Service, runtime: Runtime, phone: str, keyword: Keyword
+    service: Service, runtime: Runtime, phone: str, keyword: Keyword | KeywordMatch
 ) -> Response:
-    if keyword in (Keyword.STOP, Keyword.START):
-        await set_sms_consent(service, runtime, phone, opted_out=keyword is Keyword.STOP)
-        return twiml()  # Twilio's own opt-out handling sends the confirmation text
-    if keyword is Keyword.HELP:
-        return twiml(await help_text(runtime, phone) or DEFAULT_HELP)
-    if keyword is Keyword.DONE:
-        return await report_done(service, runtime, phone)
-    return twiml()
+    """Twilio sends our reply from the TwiML answer. A bare ``Keyword`` counts as an
+    English word of the standard set, whose STOP/START Twilio confirms itself."""
+    match = keyword if isinstance(keyword, KeywordMatch) else KeywordMatch(keyword, standard=True)
+    return twiml(await keyword_reply(service, runtime, phone, match, confirms_standard=True))
+
+
+async def keyword_reply(
+    service: Service, runtime: Runtime, phone: str, match: KeywordMatch, *, confirms_standard: bool
+) -> str | None:
+    """Acts on the keyword and returns the reply in the client's language
+    (``reply_texts``), or None. ``confirms_standard``: the SMS provider confirms a STOP or
+    START of the standard words itself (Twilio does; Vonage does not), so ours would be a
+    second one. Both providers' inbound webhooks come here (Vonage's sends the reply)."""
+    if match.keyword in (Keyword.STOP, Keyword.START):
+        stop = match.keyword is Keyword.STOP
+        await set_sms_consent(service, runtime, phone, opted_out=stop)
+        if match.standard and confirms_standard:
+            return None
+        # "PARAR", "ARRET": no provider knows them, so the confirmation is ours.
+        texts = await reply_texts(runtime, phone, match.languages)
+        return texts.stopped if stop else texts.started
+    if match.keyword is Keyword.HELP:
+        clinic_help = await help_text(runtime, phone)
+        return clinic_help or (await reply_texts(runtime, phone, match.languages)).help
+    if match.keyword is Keyword.DONE:
+        return await report_done(service, runtime, phone, match.languages)
+    return None
 
 
 async def set_sms_consent(service: Service, runtime: Runtime, phone: str, opted_out: bool) -> None:
@@ -218,10 +216,14 @@ async def help_text(runtime: Runtime, phone: str) -> str | None:
     return policy.messaging.help_text if policy else None
 
 
-async def report_done(service: Service, runtime: Runtime, phone: str) -> Response:
+async def report_done(
+    service: Service, runtime: Runtime, phone: str, languages: tuple[str, ...] = ()
+) -> str:
+    """Reports completion of the number's latest reminder; the reply to send."""
     last = await runtime.directory.last_reminder(phone)
+    texts = await reply_texts(runtime, phone, languages)
     if last is None:
-        return twiml("Thanks! We could not find a recent reminder for this number.")
+        return texts.done_unknown
     correlation = {"correlation_id": last.correlation_id} if last.correlation_id else {}
     await service.publisher.publish(
         CompletionReported(
@@ -236,4 +238,23 @@ async def report_done(service: Service, runtime: Runtime, phone: str) -> Respons
         )
     )
     log.info("sms done reported", reminder_id=last.reminder_id)
-    return twiml("Thanks! We've noted it as done. Every step counts.")
+    return texts.done
+
+
+async def reply_texts(runtime: Runtime, phone: str, languages: tuple[str, ...] = ()) -> Replies:
+    """The keyword replies in the language of the number's client (the one its last
+    reminder went to, or its only owner), else of the keyword, else of the clinic."""
+    directory = runtime.directory
+    last = await directory.last_reminder(phone)
+    owners = await directory.number_owners(phone)
+    if last is not None:
+        clinic, client = last.clinic_id, last.client_ref
+    elif len(owners) == 1:
+        clinic, client = owners[0].clinic_id, owners[0].client_ref
+    else:  # a shared number that got nothing yet: at most its one clinic is known
+        clinics = {o.clinic_id for o in owners}
+        clinic, client = (clinics.pop() if len(clinics) == 1 else ""), ""
+    prefs = await directory.preferences(clinic, client) if client else None
+    policy = await directory.policy(clinic, "") if clinic else None
+    clinic_language = policy.messaging.default_language if policy else None
+    return replies(reply_language(prefs.language if prefs else None, languages, clinic_language))
