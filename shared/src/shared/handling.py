@@ -204,6 +204,30 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
+async def finish_even_if_cut(work: Awaitable[Any]) -> Any:
+    """Await a handler that runs to its end even when the broker connection drops.
+
+    aiormq cancels a channel's consumer tasks when its connection is lost. A handler cut
+    between its Redis commit and the publish of what it committed would leave the
+    commit's once-claim taken with nothing announced, and the redelivered message would
+    find nothing left to announce (the RabbitMQ cluster drill lost tracker statuses so).
+    Shielded, the handler finishes: its publish fails on the dead channel and releases
+    the claim, or goes out on the reconnected one. The caller is still cancelled: the
+    message's ack went with the channel, so it is redelivered either way."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_log_cut_handler)
+        raise
+
+
+def _log_cut_handler(task: asyncio.Future[Any]) -> None:
+    """How a handler cut off from its connection ended (its message is redelivered)."""
+    error = None if task.cancelled() else task.exception()
+    log.info("handler finished after its connection was lost", error=repr(error) if error else None)
+
+
 @dataclass
 class HandlingRuntime:
     """What the middleware needs from its service; the broker is attached after creation."""
@@ -236,7 +260,7 @@ class EventHandlingMiddleware(BaseMiddleware):
         summary_token = _SUMMARY.set(summary)
         try:
             self._refuse_unreadable(raw.body)
-            return await call_next(msg)
+            return await finish_even_if_cut(call_next(msg))
         except asyncio.CancelledError:
             # The broker connection went away mid-message: it is redelivered, not done.
             outcome = "cancelled"
