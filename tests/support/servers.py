@@ -75,7 +75,8 @@ class DedicatedRabbit:
     def url(self) -> str:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/"
 
-    def _as_rabbitmq(self, command: str) -> None:
+    def _as_rabbitmq(self, command: str) -> str:
+        """Run a RabbitMQ script as user rabbitmq for this node; its standard output."""
         env = {
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_PORT": str(self.port),
@@ -87,12 +88,13 @@ class DedicatedRabbit:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
         }
         assignments = " ".join(f"{k}={v}" for k, v in env.items())
-        subprocess.run(
+        done = subprocess.run(
             ["su", "rabbitmq", "-s", "/bin/sh", "-c", f"env {assignments} {RABBIT_BIN}/{command}"],
             check=True,
             capture_output=True,
             timeout=120,
         )
+        return done.stdout.decode(errors="replace")
 
     def start(self, timeout: float = 90) -> None:
         self._as_rabbitmq("rabbitmq-server -detached")
