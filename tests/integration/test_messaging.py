@@ -253,3 +253,36 @@ async def test_a_routing_key_header_a_sender_made_up_is_counted_as_other(
     counted = [line for line in text.splitlines() if queue in line and "handled_total{" in line]
     assert any('event_type="other"' in line for line in counted), counted
     assert forged not in text
+
+
+async def test_retry_tiers_wait_in_quorum_queues_and_the_classic_ones_are_retired(
+    topology: Topology, rabbit_channel: AbstractChannel
+) -> None:
+    """A classic retry queue lives on one cluster node: while that node was down, a retry
+    published to it was confirmed and dropped. The tiers now wait in quorum queues; an
+    upgrade unbinds the old classic queue (no retry delivered twice) and deletes it once
+    it is empty."""
+    tier = RETRY_TIERS[0]
+    exchange = await rabbit_channel.declare_exchange(
+        topology.retry_exchange(tier), aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    legacy = await rabbit_channel.declare_queue(  # as the previous release declared it
+        topology.legacy_retry_queue(tier),
+        durable=True,
+        arguments={
+            "x-message-ttl": tier * 1000,
+            "x-dead-letter-exchange": topology.requeue_exchange,
+        },
+    )
+    await legacy.bind(exchange, routing_key="")
+    await declare_topology(rabbit_channel, topology, [SCHEDULER_QUEUE])
+    await exchange.publish(aio_pika.Message(b"{}"), routing_key="")
+    assert await depth(rabbit_channel, topology.retry_queue(tier)) == 1
+    async with await aio_pika.connect(AMQP_URL) as connection:  # deleted: passive fails
+        side = await connection.channel()
+        with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
+            await side.declare_queue(topology.legacy_retry_queue(tier), passive=True)
+    hold = await rabbit_channel.declare_queue(
+        topology.retry_queue(tier), durable=True, arguments=topology.retry_queue_arguments(tier)
+    )
+    assert hold.declaration_result.message_count == 1

@@ -68,14 +68,10 @@ async def declare_topology(
         wait = await channel.declare_queue(
             topology.retry_queue(tier),
             durable=True,
-            arguments={
-                "x-message-ttl": tier * 1000,
-                # No routing key here: the message keeps the one it was published with,
-                # which is the name of the queue it came from.
-                "x-dead-letter-exchange": topology.requeue_exchange,
-            },
+            arguments=topology.retry_queue_arguments(tier),
         )
         await wait.bind(retry_x, routing_key="")
+        await _retire_legacy(channel, topology, tier, retry_x)
     for base in queues:
         spec = topology.queues[base]
         name = topology.queue(base)
@@ -91,6 +87,28 @@ async def declare_topology(
             topology.dlq(base), durable=True, arguments={"x-queue-type": "quorum"}
         )
         await dlq.bind(dlx, routing_key=name)
+
+
+async def _retire_legacy(
+    channel: AbstractChannel, topology: Topology, tier: int, exchange: aio_pika.abc.AbstractExchange
+) -> None:
+    """Stop an earlier release's classic retry queue from receiving (else each retry would
+    be delivered twice, once from each waiting room) and delete it once it is empty. It
+    is declared with the arguments it always had, so this works whether it exists or not
+    (a passive declare of a missing queue would close the channel)."""
+    legacy = await channel.declare_queue(
+        topology.legacy_retry_queue(tier),
+        durable=True,
+        arguments={
+            "x-message-ttl": tier * 1000,
+            "x-dead-letter-exchange": topology.requeue_exchange,
+        },
+    )
+    await legacy.unbind(exchange, routing_key="")
+    if legacy.declaration_result.message_count == 0:
+        # Unbound, nothing can arrive any more. Messages still waiting expire back to
+        # their queues; a later start deletes the queue then.
+        await legacy.delete(if_unused=False, if_empty=False)
 
 
 async def declare_with_connection(

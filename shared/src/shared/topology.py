@@ -251,7 +251,29 @@ class Topology:
         return self.name(f"{RETRY_PREFIX}.{tier}s")
 
     def retry_queue(self, tier: int) -> str:
+        """A retry tier's waiting room: a quorum queue, so a retry survives the loss of
+        a cluster node (it is confirmed only once a majority holds it)."""
+        return self.name(f"{RETRY_PREFIX}.{tier}s.hold")
+
+    def legacy_retry_queue(self, tier: int) -> str:
+        """The classic queue earlier releases waited in. On a cluster it lived on one
+        node, and while that node was down a retry published to it was confirmed and
+        dropped (the RabbitMQ cluster drill lost statuses so); declaring the topology
+        unbinds it, and its last messages still expire back to their queues."""
         return self.name(f"{RETRY_PREFIX}.{tier}s.wait")
+
+    def retry_queue_arguments(self, tier: int) -> dict[str, Any]:
+        return {
+            "x-queue-type": "quorum",
+            "x-message-ttl": tier * 1000,
+            # No routing key here: the message keeps the one it was published with,
+            # which is the name of the queue it came from.
+            "x-dead-letter-exchange": self.requeue_exchange,
+            # An expired retry moves to its queue at least once, never lost on the way
+            # (at-least-once dead-lettering requires reject-publish overflow).
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        }
 
     def queue_arguments(self, base: str) -> dict[str, Any]:
         """Arguments of a consuming queue: quorum, with its dead-letter route."""
