@@ -70,10 +70,10 @@ def test_clinic_template_per_language_and_injection_is_harmless() -> None:
 @pytest.mark.parametrize(
     ("language", "phrase", "label"),
     [
-        ("en", "3 ", "See them"),
-        ("es", "3 ", "Verlas"),
-        ("fr", "3 ", "Les voir"),
-        ("pt-BR", "3 ", "Ver atividades"),
+        ("en", "3 ", "See your activities"),
+        ("es", "3 ", "Ver tus actividades"),
+        ("fr", "3 ", "Voir vos activités"),
+        ("pt-BR", "3 ", "Ver suas atividades"),
     ],
 )
 def test_a_digest_names_the_count_in_every_language_with_one_link(

@@ -3,13 +3,15 @@ and the preview (the scheduler's planner and the notifier's texts on a sample cl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from shared.contracts import ClinicPolicy
+from shared.contracts import ClinicPolicy, ReminderPurpose
+from shared.messages.catalogue import CATALOGUE
 from shared.messages.sms_text import measure
 from shared.planning.model import AssignmentPlanInput, ClientContext
 from shared.planning.plan import plan_client
@@ -18,7 +20,9 @@ from tracker.decide.policies import (
     SampleClient,
     changes,
     field_errors,
+    message_parts,
     preview,
+    rendered_for,
     sample_assignment,
     saved_by,
     template_problems,
@@ -26,6 +30,7 @@ from tracker.decide.policies import (
 
 NOW = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)  # a Monday, 07:00 in Berlin
 LINK = "https://tracker.example.org/d/xxxxxxxxxxxxxxxxxxxxx"
+REMINDER = ReminderPurpose.REMINDER
 
 
 def policy(**changes_: Any) -> ClinicPolicy:
@@ -136,7 +141,7 @@ def test_the_preview_is_the_planners_plan_with_the_notifiers_texts() -> None:
     first = planned[0]
     assert (first["weekday"], first["local_date"]) == ("Mon", "2026-03-02")
     assert first["local_time"].startswith("09:")  # 09:00 plus the delivery window
-    assert first["sms"].startswith("Sunrise Clinic: an activity is waiting")
+    assert first["sms"].startswith("Sunrise Clinic: ")
     assert LINK in first["sms"]
     assert first["sms_segments"] == measure(first["sms"]).segments == 1
     nudge = next(i for i in planned if i["purpose"] == "nudge")
@@ -182,3 +187,19 @@ def test_a_template_that_does_not_parse_is_named() -> None:
     [problem] = template_problems({"en": {"sms": "{{ clinic_name ", "subject": "ok"}})
     assert problem.field == "messaging.templates.en.sms"
     assert "the default is sent" in problem.message
+
+
+def test_the_preview_steps_through_the_phrasings_day_by_day_as_the_notifier_does() -> None:
+    result = preview(policy(), SampleClient(language="es-MX"), NOW, LINK)
+    reminders = [i for i in result["items"] if i["purpose"] == "reminder"]
+    assert len(reminders) == 7
+    # Never the same sentence two days running; over a week, every phrasing (five).
+    assert all(a["sms"] != b["sms"] for a, b in pairwise(reminders))
+    assert len({i["sms"] for i in reminders}) == len(CATALOGUE["es"].phrasings[REMINDER])
+    assert all(LINK in i["sms"] for i in reminders)
+    day = date.fromisoformat(reminders[2]["occurrence"])
+    sent = rendered_for(policy().messaging, REMINDER, "es-MX", "Thought record", LINK, day=day)
+    assert reminders[2]["sms"] == message_parts(sent, LINK)["sms"]
+    # The examples show the first phrasing in the sample's language too.
+    languages = {(x["language"], x["purpose"]) for x in result["examples"]}
+    assert {("en", "reminder"), ("es-MX", "reminder")} <= languages

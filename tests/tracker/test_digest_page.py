@@ -144,3 +144,30 @@ async def test_made_up_and_unknown_digest_links_say_so(tracker: Tracker) -> None
     page = await tracker.http.post(f"{path}?item=9")
     assert page.status_code == 200
     assert page.text.count("<button") == 2
+
+
+async def test_the_page_reads_in_the_phone_s_language_else_the_clinic_s(tracker: Tracker) -> None:
+    clinic = f"clinic-{uuid.uuid4()}"
+    path, _ = await send_digest(tracker, clinic, size=2)
+    page = await tracker.http.get(path, headers={"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5"})
+    assert_private(page, "fr")
+    assert "<h1>2 activités</h1>" in page.text
+    assert "Marquer l'activité 1 comme faite" in page.text
+    done = await tracker.http.post(path + "?item=1", headers={"Accept-Language": "pt-BR"})
+    assert_private(done, "pt")
+    assert "Obrigado! Está anotado." in done.text
+    assert "Feita, obrigado!" in done.text
+    assert done.text.count("<button") == 1
+
+    messaging = Messaging(clinic_name=CLINIC_NAME, default_language="es")
+    policy = ClinicPolicy(policy_id="pol-1", version=1, messaging=messaging)
+    await tracker.publish(ClinicPolicyChanged(**new_envelope(), clinic_id=clinic, policy=policy))
+    await settled(tracker)
+    page = await tracker.http.get(path, headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert_private(page, "es")
+    assert "<h1>2 actividades</h1>" in page.text
+    assert "Marcar la actividad 2 como hecha" in page.text
+    unknown = digest_code((SECRET,), clinic, "rem-" + uuid.uuid4().hex)
+    refused = await tracker.http.get(f"/g/{unknown}", headers={"Accept-Language": "es"})
+    assert refused.status_code == 404
+    assert "Este enlace aún no está listo" in refused.text

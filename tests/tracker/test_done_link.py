@@ -11,6 +11,7 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from pydantic import SecretStr
 
+from shared.contracts import ClinicPolicy, ClinicPolicyChanged, Messaging, new_envelope
 from shared.links import done_code, done_url
 from shared.topology import Topology
 from tests.support.infra import wait_for
@@ -35,17 +36,17 @@ def reminder_id() -> str:
 
 
 async def send_with_link(
-    tracker: Tracker, secrets: tuple[str, ...] = (SECRET,), **extra: Any
+    tracker: Tracker, secrets: tuple[str, ...] = (SECRET,), clinic: str = CLINIC, **extra: Any
 ) -> tuple[str, str, str]:
     """A send with a done link, as the notifier announces it; returns the link's path,
     the reminder and the assignment."""
     rid, assignment = reminder_id(), str(uuid.uuid4())
-    code = done_code(secrets, CLINIC, rid)
+    code = done_code(secrets, clinic, rid)
     when = {"link_expires_at": datetime.now(UTC) + timedelta(hours=72), **extra}
     await tracker.publish(
         dispatched(
             rid,
-            CLINIC,
+            clinic,
             assignment_id=assignment,
             occurrence_date=today_utc(),
             purpose="reminder",
@@ -69,14 +70,14 @@ def recorded(tracker: Tracker) -> list[dict[str, Any]]:
     return tracker.listener.of("completion.recorded")
 
 
-def assert_private(response: Any) -> None:
+def assert_private(response: Any, language: str = "en") -> None:
     headers = response.headers
     assert headers["cache-control"] == "no-store"
     assert headers["referrer-policy"] == "no-referrer"
     assert "noindex" in headers["x-robots-tag"]
     assert response.headers["content-type"].startswith("text/html")
     text = response.text
-    assert '<html lang="en">' in text
+    assert f'<html lang="{language}">' in text
     assert 'name="viewport"' in text
     assert "homework" not in text.lower()
     assert "Mood log" not in text
@@ -159,3 +160,49 @@ async def test_links_made_with_a_rotated_out_secret_keep_working(
         assert (await tracker.http.get(fresh)).status_code == 200
         await wait_for(lambda: len(recorded(tracker)) >= 1)
         assert recorded(tracker)[0]["correlation_id"] == EHR_CORRELATION
+
+
+async def test_pages_follow_the_phone_s_language_then_the_clinic_s(tracker: Tracker) -> None:
+    """The tracker does not keep the client's language: the browser's comes first (one we
+    have texts for), then the clinic's default, then English."""
+    clinic = f"clinic-{uuid.uuid4()}"
+    path, _, _ = await send_with_link(tracker, clinic=clinic)
+    spanish = {"Accept-Language": "es-MX,es;q=0.9,en;q=0.8"}
+    page = await tracker.http.get(path, headers=spanish)
+    assert_private(page, "es")
+    assert "¿Pudiste hacer tu práctica?" in page.text
+    assert "Sí, marcar como hecha" in page.text
+
+    messaging = Messaging(
+        clinic_name="Clínica de Psicoterapia e Saúde Mental do Vale do Paraíba",
+        default_language="pt-BR",
+    )
+    policy = ClinicPolicy(policy_id="pol-1", version=1, messaging=messaging)
+    await tracker.publish(ClinicPolicyChanged(**new_envelope(), clinic_id=clinic, policy=policy))
+    await settled(tracker)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}  # no texts in German: the clinic's
+    page = await tracker.http.get(path, headers=german)
+    assert_private(page, "pt")
+    assert "Você conseguiu fazer sua prática?" in page.text
+    assert "Sim, marcar como feita" in page.text
+    assert "Pudiste" in (await tracker.http.get(path, headers=spanish)).text  # still the phone's
+
+    done = await tracker.http.post(path, headers={"Accept-Language": "fr-CA,fr;q=0.8"})
+    assert_private(done, "fr")
+    assert "Merci, c'est noté" in done.text
+    again = await tracker.http.get(path)  # no header: the clinic's default
+    assert_private(again, "pt")
+    assert "Já estava anotado" in again.text
+
+    # Links that name nothing we can read: the browser's language, else English.
+    unknown = await tracker.http.get(f"/d/{done_code((SECRET,), clinic, reminder_id())}")
+    assert unknown.status_code == 404
+    assert_private(unknown)
+    damaged = await tracker.http.get(f"/d/{'x' * 21}", headers=spanish)
+    assert damaged.status_code == 403
+    assert_private(damaged, "es")
+    assert "Este enlace no funciona" in damaged.text
+    old = await tracker.http.post("/done/eyJjIjoiY2xpbmljLWEifQ.c2lnbmF0dXJl", headers=german)
+    assert old.status_code == 410
+    assert_private(old)
+    assert "older version" in old.text

@@ -63,12 +63,18 @@ def test_the_reminders_record_fills_what_the_send_leaves_out() -> None:
 
 
 def test_pages_are_kind_and_name_nothing_but_the_day() -> None:
-    page = pages.confirm(date(2026, 3, 2))
+    page = pages.confirm("en", date(2026, 3, 2))
     assert "Monday 2 March" in page
     assert page.count("<button") == 1
     assert '<form method="post">' in page
     assert "action=" not in page  # posts back to the URL that was opened
-    for text in (page, pages.RECORDED, pages.EXPIRED, pages.INVALID, pages.OUTDATED):
+    told = (
+        pages.notice("en", lambda t: t.recorded),
+        pages.notice("en", lambda t: t.expired),
+        pages.notice("en", lambda t: t.invalid),
+        pages.notice("en", lambda t: t.outdated),
+    )
+    for text in (page, *told):
         assert "homework" not in text.lower()
         assert "<script" not in text
         assert "http" not in text

@@ -35,6 +35,7 @@ def test_a_digest_code_is_a_code_of_its_own_as_short_as_a_done_code() -> None:
 def test_the_page_escapes_titles_and_offers_a_button_per_activity_not_done() -> None:
     day = date(2026, 11, 23)
     html = pages.digest(
+        "en",
         [
             pages.DigestItem(1, "reminder", day, done=False, activity="<b>Thought record</b>"),
             pages.DigestItem(2, "nudge", day, done=True),

@@ -21,7 +21,13 @@ from notifier.keywords import Keyword, KeywordMatch, recognise
 from notifier.runtime import Runtime
 from notifier.statuses import StatusReport, announce_status
 from notifier.twilio_status import map_status
-from notifier.unsubscribe import UNSUBSCRIBE_PATH, verify_unsubscribe
+from notifier.unsubscribe import (
+    UNSUBSCRIBE_PATH,
+    done_page,
+    page_language_of,
+    question_page,
+    verify_unsubscribe,
+)
 from notifier.unsubscribe import applies as unsubscribe_applies
 from shared.contracts import (
     Channel,
@@ -38,14 +44,6 @@ from shared.settings import secret_values
 log = get_logger("notifier.webhooks")
 TWIML = "application/xml"
 MAX_BODY = 64 * 1024
-# The form posts back to the page's own URL, as a one-click mail client would (RFC 8058).
-UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1"><title>Reminder emails</title>
-</head><body style="font-family:sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem">
-<h1>Stop reminder emails?</h1><p>You can stop these emails at any time. Your clinic will not
-send you more reminder emails unless you ask for them again.</p><form method="post">
-<input type="hidden" name="List-Unsubscribe" value="One-Click">
-<button type="submit">Stop reminder emails</button></form></body></html>"""
 
 
 def twiml(message: str | None = None) -> Response:
@@ -109,20 +107,24 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
         return await handle_keyword(service, runtime, phone, keyword)
 
     @router.get(UNSUBSCRIBE_PATH + "/{token}")
-    async def unsubscribe_page(token: str) -> Response:
+    async def unsubscribe_page(token: str, request: Request) -> Response:
         """A person who opens the link sees a button; nothing changes on GET, because
         mail scanners and link previews fetch links nobody meant to click."""
-        if verify_unsubscribe(secret_values(runtime.settings.link_secrets), token) is None:
-            raise HTTPException(400, "invalid unsubscribe link")
-        return HTMLResponse(UNSUBSCRIBE_PAGE, headers={"Cache-Control": "no-store"})
-
-    @router.post(UNSUBSCRIBE_PATH + "/{token}")
-    async def unsubscribe(token: str) -> Response:
         claims = verify_unsubscribe(secret_values(runtime.settings.link_secrets), token)
         if claims is None:
             raise HTTPException(400, "invalid unsubscribe link")
+        language = await page_language_of(runtime.directory, claims, _accepted(request))
+        return HTMLResponse(question_page(language), headers={"Cache-Control": "no-store"})
+
+    @router.post(UNSUBSCRIBE_PATH + "/{token}")
+    async def unsubscribe(token: str, request: Request) -> Response:
+        claims = verify_unsubscribe(secret_values(runtime.settings.link_secrets), token)
+        if claims is None:
+            raise HTTPException(400, "invalid unsubscribe link")
+        language = await page_language_of(runtime.directory, claims, _accepted(request))
+        done = HTMLResponse(done_page(language), headers={"Cache-Control": "no-store"})
         if not await unsubscribe_applies(runtime.directory, claims):  # erased: nothing to keep
-            return Response("You will not get these emails any more.", media_type="text/plain")
+            return done
         channel = Channel(claims.channel)
         await runtime.directory.set_opt_out(claims.clinic_id, claims.client_ref, channel, True)
         await service.publisher.publish(
@@ -134,9 +136,13 @@ def add_routes(app: FastAPI, service: Service, runtime: Runtime) -> None:
                 source="unsubscribe_link",
             )
         )
-        return Response("You will not get these emails any more.", media_type="text/plain")
+        return done
 
     app.include_router(router)
+
+
+def _accepted(request: Request) -> str | None:
+    return request.headers.get("accept-language")
 
 
 async def _sent_before(runtime: Runtime, sid: str) -> CallbackRef | None:

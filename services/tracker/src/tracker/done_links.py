@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from shared.contracts import CompletionSource, NotificationDispatched, ReminderPurpose, utcnow
+from shared.contracts import (
+    CompletionSource,
+    Messaging,
+    NotificationDispatched,
+    ReminderPurpose,
+    utcnow,
+)
 from shared.links import is_authentic
 from shared.logging import get_logger
 from shared.service import redis_text
@@ -226,6 +232,21 @@ class DoneLinks:
         if not await self.records.put(code, record):
             log.warning("done link code already names another reminder; kept the first")
 
+    async def messaging(self, clinic_id: str, policy_id: str | None) -> Messaging | None:
+        """How a clinic writes to its clients (its default language, whether it allows
+        activity details): the named policy, else the clinic's latest."""
+        policy = await self.store.policy(clinic_id, policy_id)
+        return policy.messaging if policy is not None else None
+
+    async def clinic_language(self, record: LinkRecord | None) -> str | None:
+        """The clinic's default language, for a page about ``record`` (None: unknown)."""
+        if record is None:
+            return None
+        assignment = await self.store.assignment(record.clinic_id, record.assignment_id)
+        policy_id = assignment.policy_id if assignment is not None else None
+        messaging = await self.messaging(record.clinic_id, policy_id)
+        return messaging.default_language if messaging is not None else None
+
     def _authentic(self, event: NotificationDispatched) -> bool:
         if event.link_code is not None and is_authentic(self.secrets, event.link_code):
             return True
@@ -287,6 +308,7 @@ class DigestLine:
 class DigestLook:
     state: LinkState
     lines: tuple[DigestLine, ...] = ()
+    clinic_language: str | None = None  # the clinic's default, for the page's language
 
 
 def digest_state(authentic: bool, lines: Sequence[DigestLine]) -> LinkState:
@@ -313,12 +335,12 @@ class DigestLinks:
         listed = await links.records.digest(code)
         looks = [(c, p, await links.look(c)) for c, p in listed.items()]
         looks.sort(key=lambda x: x[2].record.reminder_id if x[2].record else x[0])
-        titles = await self._titles([look for _, _, look in looks])
+        titles, language = await self._about([look for _, _, look in looks])
         lines = tuple(
             DigestLine(n, c, p, look, titles.get(look.record.assignment_id if look.record else ""))
             for n, (c, p, look) in enumerate(looks, start=1)
         )
-        return DigestLook(digest_state(True, lines), lines)
+        return DigestLook(digest_state(True, lines), lines, language)
 
     async def confirm(self, code: str, number: int) -> tuple[DigestLook, DigestLine | None]:
         """The button of line ``number`` was pressed: record that reminder's completion
@@ -331,18 +353,22 @@ class DigestLinks:
         await self.links.confirm(line.code)
         return await self.look(code), line
 
-    async def _titles(self, looks: Sequence[Look]) -> dict[str, str]:
+    async def _about(self, looks: Sequence[Look]) -> tuple[dict[str, str], str | None]:
         """Activity titles by assignment, only where the assignment's clinic policy allows
-        activity details (the page is seen by whoever holds the phone)."""
-        store, titles = self.links.store, {}
+        activity details (the page is seen by whoever holds the phone); and the clinic's
+        default language (one message, one clinic)."""
+        titles: dict[str, str] = {}
+        language: str | None = None
         for look in looks:
             if look.record is None:
                 continue
             r = look.record
-            assignment = await store.assignment(r.clinic_id, r.assignment_id)
-            if assignment is None or not assignment.activity_title:
+            assignment = await self.links.store.assignment(r.clinic_id, r.assignment_id)
+            policy_id = assignment.policy_id if assignment is not None else None
+            messaging = await self.links.messaging(r.clinic_id, policy_id)
+            language = language or (messaging.default_language if messaging else None)
+            if assignment is None or not assignment.activity_title or messaging is None:
                 continue
-            policy = await store.policy(r.clinic_id, assignment.policy_id)
-            if policy is not None and policy.messaging.allow_activity_details:
+            if messaging.allow_activity_details:
                 titles[r.assignment_id] = assignment.activity_title
-        return titles
+        return titles, language

@@ -1,4 +1,5 @@
-"""Small, kind HTML pages for the one-tap done link.
+"""Small, kind HTML pages for the one-tap done link, in the client's language (the texts
+are ``shared.messages``'s, ``PageTexts``; which language: ``links.py``).
 
 No scripts and no external assets (a phone on a weak connection, and nothing that tells
 a third party who opened it); they name no activity and no health detail, because
@@ -9,13 +10,16 @@ keyboard and a screen reader.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from html import escape
 
+from shared.messages.pages import day_in_words, page_texts
+from shared.messages.phrasing import Notice, PageTexts
+
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex, nofollow">
 <meta name="referrer" content="no-referrer">
@@ -38,69 +42,32 @@ button:focus-visible{{outline:3px solid #1f2a24;outline-offset:3px}}
 """
 
 
-def page(title: str, *paragraphs: str, form: str = "") -> str:
+def page(language: str, title: str, *paragraphs: str, form: str = "") -> str:
     body = "".join(f"<p>{escape(p, quote=False)}</p>" for p in paragraphs)
-    return _PAGE.format(title=escape(title, quote=False), body=body + form)
+    return _PAGE.format(lang=escape(language), title=escape(title, quote=False), body=body + form)
 
 
-def _day(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B}"
+def notice(language: str, which: Callable[[PageTexts], Notice]) -> str:
+    """A page that only tells something: ``notice("es", lambda t: t.expired)``."""
+    told = which(page_texts(language))
+    return page(language, told.title, *told.lines)
 
 
-def confirm(day: date) -> str:
+def confirm(language: str, day: date) -> str:
     """The page a link opens: nothing is recorded until the button is pressed. The form
     has no action, so it posts back to the very URL that was opened."""
-    button = '<form method="post"><button type="submit">Yes, mark it as done</button></form>'
-    return page(
-        "Did you get to your practice?",
-        f"This is for {_day(day)}. One tap lets your clinic know.",
-        form=button + "<p>Not yet? That's fine - you can close this page.</p>",
+    t = page_texts(language)
+    button = (
+        f'<form method="post"><button type="submit">{escape(t.confirm_button, quote=False)}'
+        "</button></form>"
     )
-
-
-RECORDED = page(
-    "Thank you - it's recorded",
-    "Your activity is marked as done. Every bit of practice counts.",
-    "You can close this page.",
-)
-ALREADY = page(
-    "Already recorded",
-    "This activity was already marked as done - nothing more to do.",
-    "You can close this page.",
-)
-EXPIRED = page(
-    "This link has expired",
-    "For your privacy, done links only work for a few days.",
-    "If you did the activity, you can tell your clinic or reply DONE to the latest text.",
-)
-INVALID = page(
-    "This link does not work",
-    "The link looks incomplete or changed. Please use the link exactly as it was sent.",
-)
-NOT_READY = page(
-    "This link is not ready yet",
-    "If the message just arrived, please try again in a minute.",
-    "If it is an older message, the link may no longer work: your next reminder will "
-    "have a fresh one.",
-)
-OUTDATED = page(
-    "This link is from an older version",
-    "Reminder links have changed, and this one no longer works. Nothing is wrong on your side.",
-    "Your next reminder will have a fresh link. If you did the activity, you can tell your "
-    "clinic or reply DONE to the latest text.",
-)
-UNAVAILABLE = page(
-    "Please try again in a moment",
-    "We could not save this right now. Nothing is lost - please try again shortly.",
-)
-
-
-# Purposes as a client reads them (a digest's line says which kind of reminder it is).
-_PURPOSE_WORDS = {
-    "reminder": "for today",
-    "nudge": "still time today",
-    "lead": "coming up",
-}
+    tail = f"<p>{escape(t.not_yet, quote=False)}</p>"
+    return page(
+        language,
+        t.confirm_title,
+        t.confirm_for.format(day=day_in_words(t, day)),
+        form=button + tail,
+    )
 
 
 @dataclass(frozen=True)
@@ -114,39 +81,34 @@ class DigestItem:
     activity: str | None = None  # only when the clinic allows activity details
 
 
-def digest(items: Sequence[DigestItem], recorded: int | None = None) -> str:
+def digest(language: str, items: Sequence[DigestItem], recorded: int | None = None) -> str:
     """The page a digest's link opens: each activity with its own button (a POST back to
     this URL naming the line), none recorded until one is pressed. ``recorded``: the
     line just recorded, thanked at the top."""
-    lines = "".join(_digest_line(item) for item in items)
-    waiting = sum(1 for item in items if not item.done and item.day is not None)
-    intro = (
-        "Thank you - it's recorded. Every bit of practice counts."
-        if recorded is not None
-        else "Tap the ones you got to. Each tap lets your clinic know."
-    )
-    tail = (
-        "Not yet? That's fine - you can close this page."
-        if waiting
-        else "All done here - you can close this page."
-    )
+    t = page_texts(language)
+    lines = "".join(_digest_line(t, item) for item in items)
+    waiting = any(not item.done and item.day is not None for item in items)
+    intro = t.digest_thanks if recorded is not None else t.digest_intro
+    tail = t.digest_waiting if waiting else t.digest_all_done
     body = f"<p>{escape(intro, quote=False)}</p><ol>{lines}</ol><p>{escape(tail, quote=False)}</p>"
-    title = f"{len(items)} activities" if len(items) != 1 else "Your activity"
-    return _PAGE.format(title=escape(title, quote=False), body=body)
+    title = t.digest_title.format(count=len(items)) if len(items) != 1 else t.digest_title_one
+    return _PAGE.format(lang=escape(language), title=escape(title, quote=False), body=body)
 
 
-def _digest_line(item: DigestItem) -> str:
-    name = f"Activity {item.number}" + (f": {item.activity}" if item.activity else "")
-    when = _PURPOSE_WORDS.get(item.purpose, "")
-    about = f"{_day(item.day)}, {when}" if item.day is not None and when else ""
+def _digest_line(t: PageTexts, item: DigestItem) -> str:
+    name = t.activity.format(number=item.number) + (f": {item.activity}" if item.activity else "")
+    # Which kind of reminder the line was ("for today", "still time today").
+    when = t.purposes.get(item.purpose, "")
+    about = f"{day_in_words(t, item.day)}, {when}" if item.day is not None and when else ""
     head = f"<strong>{escape(name, quote=False)}</strong>"
     head += f"<br><small>{escape(about, quote=False)}</small>" if about else ""
     if item.done:
-        return f'<li>{head}<br><span class="done">Done - thank you</span></li>'
+        return f'<li>{head}<br><span class="done">{escape(t.line_done, quote=False)}</span></li>'
     if item.day is None:
-        return f"<li>{head}<br><small>This link no longer records it.</small></li>"
+        return f"<li>{head}<br><small>{escape(t.line_gone, quote=False)}</small></li>"
+    label = t.line_button.format(number=item.number)
     button = (
         f'<form method="post" action="?item={item.number}">'
-        f'<button type="submit">Mark activity {item.number} as done</button></form>'
+        f'<button type="submit">{escape(label, quote=False)}</button></form>'
     )
     return f"<li>{head}{button}</li>"

@@ -40,7 +40,9 @@ def _defaults(texts: LanguageTexts, phrasing: Phrasing, data: RenderInput) -> di
     """The built-in Jinja sources of every part, in one language and phrasing."""
     linked = data.purpose is not ReminderPurpose.ENCOURAGEMENT
     lead = phrasing.lead.replace("{{ detail }}", _DETAIL)
-    link = f"{{% if done_link %}} {texts.done_prompt} {{{{ done_link }}}}{{% endif %}}"
+    # A digest's link opens a list of its activities, not a done button: it says so.
+    prompt = texts.see_prompt if data.count > 1 else texts.done_prompt
+    link = f"{{% if done_link %}} {prompt} {{{{ done_link }}}}{{% endif %}}"
     label = texts.see_them if data.count > 1 else texts.mark_done
     html_link = f'{{% if done_link %}}<p><a href="{{{{ done_link }}}}">{label}</a></p>{{% endif %}}'
     return {

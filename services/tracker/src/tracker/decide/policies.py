@@ -261,7 +261,7 @@ def preview(
             "held_back_by_caps": len(plan.held_back),
             "only_if_not_done": sum(1 for r in plan.reminders if r.purpose is _NUDGE),
         },
-        "examples": examples(policy, done_link, sample.activity_title),
+        "examples": examples(policy, done_link, sample.activity_title, texts.language),
     }
 
 
@@ -269,31 +269,45 @@ _NUDGE = ReminderPurpose.NUDGE
 
 
 class _Texts:
-    """Each purpose rendered once, as the notifier renders it."""
+    """Each purpose and day rendered once, as the notifier renders it: the sample client
+    steps through the phrasings day by day as a real client does (the console shows the
+    variety, not the first phrasing seven times)."""
 
     def __init__(self, policy: ClinicPolicy, sample: SampleClient, done_link: str) -> None:
         self.messaging = policy.messaging
         self.language = pick_language(sample.language, policy.messaging)
         self.title = sample.activity_title
         self.link = done_link
-        self._cache: dict[ReminderPurpose, dict[str, Any]] = {}
+        self._cache: dict[tuple[ReminderPurpose, date], dict[str, Any]] = {}
 
-    def of(self, purpose: ReminderPurpose) -> dict[str, Any]:
-        if purpose not in self._cache:
-            rendered = rendered_for(self.messaging, purpose, self.language, self.title, self.link)
-            self._cache[purpose] = message_parts(rendered, self.link)
-        return self._cache[purpose]
+    def of(self, purpose: ReminderPurpose, day: date) -> dict[str, Any]:
+        if (purpose, day) not in self._cache:
+            rendered = rendered_for(
+                self.messaging, purpose, self.language, self.title, self.link, day=day
+            )
+            self._cache[purpose, day] = message_parts(rendered, self.link)
+        return self._cache[purpose, day]
 
 
 def rendered_for(
-    messaging: Any, purpose: ReminderPurpose, language: str, title: str, link: str | None
+    messaging: Any,
+    purpose: ReminderPurpose,
+    language: str,
+    title: str,
+    link: str | None,
+    *,
+    day: date | None = None,
 ) -> Rendered:
+    """The message as the notifier writes it; with a ``day``, the phrasing the sample
+    client gets that day, else the first phrasing."""
     data = RenderInput(
         purpose=purpose,
         clinic_name=messaging.clinic_name,
         activity_title=title,
         allow_activity_details=messaging.allow_activity_details,
         done_link=link if purpose is not ReminderPurpose.ENCOURAGEMENT else None,
+        variant_key=SAMPLE if day is not None else "",
+        variant_day=day,
     )
     return render(data, messaging, language)
 
@@ -328,7 +342,7 @@ def _item(r: PlannedReminder, tz: ZoneInfo, texts: _Texts, held_back: str | None
         "only_if_not_done": r.purpose is _NUDGE,
         "moved_from_local": moved.strftime("%a %H:%M") if moved else None,
         "held_back": held_back,
-        **texts.of(r.purpose),
+        **texts.of(r.purpose, r.occurrence),
     }
 
 
@@ -337,11 +351,15 @@ def _item(r: PlannedReminder, tz: ZoneInfo, texts: _Texts, held_back: str | None
 _EXAMPLE_PURPOSES = (ReminderPurpose.REMINDER, ReminderPurpose.NUDGE, ReminderPurpose.LEAD)
 
 
-def examples(policy: ClinicPolicy, done_link: str, title: str) -> list[dict[str, Any]]:
-    """Per language the clinic writes templates in (and its default), each purpose's
-    message as rendered; a template that does not parse is named (the default is sent)."""
+def examples(
+    policy: ClinicPolicy, done_link: str, title: str, sample_language: str | None = None
+) -> list[dict[str, Any]]:
+    """Per language the clinic writes templates in (and its default, and the sample
+    client's), each purpose's message as rendered; a template that does not parse is
+    named (the default is sent)."""
     messaging = policy.messaging
-    languages = dict.fromkeys((messaging.default_language, *messaging.templates))
+    asked = (sample_language,) if sample_language else ()
+    languages = dict.fromkeys((messaging.default_language, *messaging.templates, *asked))
     out: list[dict[str, Any]] = []
     for language in languages:
         for purpose in _EXAMPLE_PURPOSES:
