@@ -50,7 +50,7 @@ pytestmark = [
 
 COUNT = int(os.environ.get("BS_DRILL_FAILOVER_COUNT", "300"))
 AFTER_COUNT = int(os.environ.get("BS_DRILL_FAILOVER_AFTER_COUNT", "50"))
-OUTAGE_SECONDS = float(os.environ.get("BS_DRILL_FAILOVER_OUTAGE_SECONDS", "40"))
+OUTAGE_SECONDS = float(os.environ.get("BS_DRILL_FAILOVER_OUTAGE_SECONDS", "60"))
 CIRCUIT_OPEN_SECONDS = 10
 # "Within seconds": every reminder of the outage delivered this long after it was due.
 DELIVERED_WITHIN_SECONDS = 30.0
