@@ -3,13 +3,24 @@
 Each service is one process: uvicorn serves its HTTP endpoints (health, metrics and
 whatever the service adds) and the lifespan declares the topology, connects Redis,
 starts the broker and any background loops; SIGTERM runs it all in reverse.
+
+Redis or Redis Cluster, the same way in every service: ``*_REDIS_CLUSTER=true``
+(``ServiceSettings.redis_cluster``) says ``*_REDIS_URL`` names a node of a cluster.
+``Service.store`` is then a ``RedisCluster`` client on that URL (else the service's
+``Redis``), built in the lifespan (``connect_store``) and closed at shutdown; a service
+keeps its own keys through it, typed ``RedisClient`` (either client). ``Service.redis``
+stays a plain client on the URL (readiness pings it; on a cluster it reaches one node
+only, so keep keys away from it). Scripts and pipelines on ``store`` must be slot-safe:
+every key in KEYS, every key of one call in one hash slot (``{tag}``s). Calls that touch
+several slots go together through ``eval_together``: one pipelined round trip on a
+single Redis, one concurrent call per script on a cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,8 +35,11 @@ from faststream.specification import AsyncAPI
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from shared.broker import EventPublisher, declare_with_connection, rabbit_queue
 from shared.contracts.base import Event
@@ -62,6 +76,45 @@ def connect_redis(url: str, max_connections: int = 100) -> Redis:
     return Redis.from_pool(pool)
 
 
+RedisClient = Redis | RedisCluster
+"""Where a service keeps its keys: a single Redis or a cluster client (``Service.store``)."""
+ScriptCall = tuple[AsyncScript, Sequence[str], Sequence[Any]]
+"""A registered script with its KEYS and ARGV, for ``eval_together``."""
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.01, cap=1.0), retries=10)
+
+
+async def connect_store(url: str, max_connections: int, *, cluster: bool) -> RedisClient:
+    """The service's store: ``connect_redis`` on a single Redis, or a cluster client that
+    discovers the cluster's slots from ``url``'s node (retrying as ``connect_redis`` does)."""
+    if not cluster:
+        return connect_redis(url, max_connections)
+    client = RedisCluster.from_url(url, max_connections=max_connections, retry=_retry())
+    await client.initialize()
+    return client
+
+
+async def eval_together(redis: RedisClient, calls: Sequence[ScriptCall]) -> list[Any]:
+    """Run scripts whose keys lie in different hash slots as one round trip: pipelined on
+    a single Redis, concurrently on a cluster (each to its slot's node). Each call is
+    atomic on its own, not with the others. A script the server lost (a restart) is
+    loaded and that call alone run again, so no call runs twice."""
+    if isinstance(redis, RedisCluster):
+        return list(await asyncio.gather(*(s(keys=k, args=a) for s, k, a in calls)))
+    pipe = redis.pipeline(transaction=False)
+    for script, keys, args in calls:
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
+    results = list(await pipe.execute(raise_on_error=False))
+    for i, (script, keys, args) in enumerate(calls):
+        if isinstance(results[i], NoScriptError):
+            results[i] = await script(keys=keys, args=args)
+        elif isinstance(results[i], Exception):
+            raise results[i]
+    return results
+
+
 def redis_text(raw: Any) -> str:
     """A reply of ``connect_redis``'s client as text (it does not decode responses, so
     values come back as bytes; ones a test or script wrote may be str)."""
@@ -84,6 +137,7 @@ class Service:
     on_start: list[Hook] = field(default_factory=list)
     on_stop: list[Hook] = field(default_factory=list)
     _redis: Redis | None = None
+    _store: RedisClient | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -110,6 +164,14 @@ class Service:
         if self._redis is None:
             raise RuntimeError("Redis is connected when the service starts")
         return self._redis
+
+    @property
+    def store(self) -> RedisClient:
+        """Where the service keeps its keys: a cluster client when ``redis_cluster`` is
+        set, else ``redis`` itself."""
+        if self._store is None:
+            raise RuntimeError("Redis is connected when the service starts")
+        return self._store
 
     def key(self, *parts: str) -> str:
         """A Redis key under this deployment's prefix and the service's name."""
@@ -143,6 +205,8 @@ class Service:
 
     async def _ping_redis(self) -> None:
         await self.redis.ping()
+        if self.store is not self.redis:
+            await self.store.ping()
 
     def spawn(self, coro: Awaitable[Any], name: str) -> None:
         """Run a background loop for the service's lifetime (cancelled on shutdown)."""
@@ -167,6 +231,10 @@ class Service:
         pool_size = max(100, 2 * self.settings.prefetch + 20)
         self._redis = connect_redis(self.settings.redis_url, pool_size)
         await self._redis.ping()
+        cluster = self.settings.redis_cluster
+        self._store = self._redis
+        if cluster:
+            self._store = await connect_store(self.settings.redis_url, pool_size, cluster=True)
         await declare_with_connection(self.settings.amqp_url, self.topology, self.consumes)
         for hook in self.on_start:
             await hook(self)
@@ -204,6 +272,8 @@ class Service:
         await self.broker.stop()
         for hook in reversed(self.on_stop):
             await hook(self)
+        if self._store is not None and self._store is not self._redis:
+            await self._store.aclose()
         if self._redis is not None:
             await self._redis.aclose()
         if self.tracer_provider is not None:

@@ -57,6 +57,13 @@ class ServiceSettings(BaseSettings):
     )
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = Field(
+        default=False,
+        description=(
+            "*_REDIS_URL names a node of a Redis Cluster: the service's keys go through a "
+            "cluster client (shared.service.connect_store)."
+        ),
+    )
     namespace: str = Field(
         default="",
         pattern=r"^[a-z0-9._-]*$",

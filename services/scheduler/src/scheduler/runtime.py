@@ -11,14 +11,12 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from redis.asyncio.cluster import RedisCluster
-
 from scheduler.announce import Announcer
 from scheduler.firing import Firer, listen_for_wakes
 from scheduler.keys import Keys
 from scheduler.replan import Replanner
 from scheduler.settings import SchedulerSettings
-from scheduler.store import RedisClient, TimerStore
+from scheduler.store import TimerStore
 from scheduler.upkeep import report_backlog, roll_horizon
 from shared.ordering import InOrder
 from shared.service import Service
@@ -35,7 +33,6 @@ class Runtime:
     order: InOrder = field(default_factory=InOrder)
     _replanner: Replanner | None = None
     _announcer: Announcer | None = None
-    _cluster: RedisCluster | None = None
 
     @property
     def replanner(self) -> Replanner:
@@ -46,7 +43,7 @@ class Runtime:
     async def start(self, service: Service) -> None:
         cfg = self.settings
         wake = asyncio.Event()
-        store = TimerStore(await self._redis(service), Keys(service.key(), cfg.shard_count))
+        store = TimerStore(service.store, Keys(service.key(), cfg.shard_count))
         self._announcer = Announcer(service.publisher.publish, cfg.plan_announce_seconds)
         self._replanner = Replanner(
             store,
@@ -77,16 +74,8 @@ class Runtime:
         service.spawn(after_broker_start(service, backlog), "backlog")
 
     async def stop(self, _: Service) -> None:
-        if self._cluster is not None:
-            await self._cluster.aclose()
-
-    async def _redis(self, service: Service) -> RedisClient:
-        """The service's Redis, or a cluster client on the same URL (closed at shutdown)."""
-        if not self.settings.redis_cluster:
-            return service.redis
-        self._cluster = RedisCluster.from_url(self.settings.redis_url)
-        await self._cluster.initialize()
-        return self._cluster
+        """Nothing of its own to close: the service closes its store (a cluster client
+        when ``SCHEDULER_REDIS_CLUSTER`` is set)."""
 
 
 async def fire(firer: Firer) -> None:

@@ -48,10 +48,6 @@ class SchedulerSettings(ServiceSettings):
     backlog_interval_seconds: float = Field(
         default=10.0, gt=0, le=3600, description="Period of scheduler.backlog.reported."
     )
-    redis_cluster: bool = Field(
-        default=False,
-        description="SCHEDULER_REDIS_URL names a node of a Redis Cluster: use a cluster client.",
-    )
     replica: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9._:\-]{0,64}$",
