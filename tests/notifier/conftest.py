@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -202,16 +203,30 @@ async def harness(
     peers: tuple[FakeTwilio, FakeSmtp, FakePushService],
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Harness]:
-    twilio, smtp, push = peers
+    twilio, smtp, _ = peers
     port = free_port()
     extra = getattr(request, "param", {})
     settings = notifier_settings(namespace, port, twilio, smtp, **extra)
+    async with serving(settings, topology, rabbit_channel, peers) as h:
+        yield h
+
+
+@asynccontextmanager
+async def serving(
+    settings: NotifierSettings,
+    topology: Topology,
+    rabbit_channel: AbstractChannel,
+    peers: tuple[FakeTwilio, FakeSmtp, FakePushService],
+) -> AsyncIterator[Harness]:
+    """The notifier app with ``settings`` served in-process, observed until it stops."""
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.http_port, log_config=None, lifespan="on"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started, timeout=20)
-    h = Harness(settings, topology, rabbit_channel, twilio, smtp, push)
+    h = Harness(settings, topology, rabbit_channel, *peers)
     observer = await rabbit_channel.declare_queue(exclusive=True, auto_delete=True)
     for name in {topology.exchange(x) for xs in PUBLISH_TO.values() for x in xs}:
         await observer.bind(name, routing_key="#")

@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from notifier.email_events import DSN_PATH, SENDGRID_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from notifier.keys import Keys
 from notifier.providers.smtp import REMINDER_HEADER, SENDGRID_HEADER
 from shared.contracts import ChannelConsent, ContactPoints, PushSubscription
 from tests.notifier.conftest import CLINIC, EMAIL, Harness, reminder
@@ -51,7 +52,7 @@ async def post(harness: Harness, path: str, body: bytes, headers: dict[str, str]
 
 
 def optouts(redis: Redis, namespace: str, clinic: str, client: str) -> Any:
-    return redis.smembers(f"{namespace}:bs:notifier:optout:{clinic}:{client}")
+    return redis.smembers(Keys(f"{namespace}:bs:notifier").optout(clinic, client))
 
 
 async def email_sent(harness: Harness, client: str, n: int = 0) -> dict[str, Any]:
@@ -217,7 +218,7 @@ async def test_a_gone_push_subscription_is_removed_and_announced(
         )
         failed = await harness.wait_event("notification.failed", reminder_id="rem-cl-gone-0")
         assert (failed["channel"], failed["permanent"]) == ("push", True)
-        raw = await redis.hget(f"{namespace}:bs:notifier:client:{CLINIC}:cl-gone", "data")
+        raw = await redis.hget(Keys(f"{namespace}:bs:notifier").client(CLINIC, "cl-gone"), "data")
         assert raw is not None
         assert json.loads(raw)["contacts"]["push"] is None
 

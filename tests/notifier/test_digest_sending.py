@@ -216,7 +216,7 @@ async def test_a_member_changed_after_the_load_makes_the_digest_decide_again(rig
         bucket=bucket,
     )
     assert stale.outcome == "regroup"
-    assert await store.lease_left(CLINIC, event.reminder_id) == 0
+    assert await store.lease_left(CLINIC, event.client_ref, event.reminder_id) == 0
 
     outcome, fresh = await reserve(event)  # decided again: two reminders, not three
     assert outcome == "ok"
@@ -226,8 +226,8 @@ async def test_a_member_changed_after_the_load_makes_the_digest_decide_again(rig
     carried = [m.reminder_id for m in send.together.members]
     assert carried == [event.reminder_id, event.digest[0].reminder_id]
     for rid in carried:
-        assert await store.lease_left(CLINIC, rid) > 0
-    assert await store.lease_left(CLINIC, item.reminder_id) == 0
+        assert await store.lease_left(CLINIC, event.client_ref, rid) > 0
+    assert await store.lease_left(CLINIC, event.client_ref, item.reminder_id) == 0
 
 
 def test_an_encouragement_in_a_digest_is_handled_one_by_one() -> None:

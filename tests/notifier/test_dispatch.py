@@ -84,7 +84,7 @@ async def test_a_send_in_progress_elsewhere_is_retried_not_repeated(rig: Rig) ->
     await rig.prefs()
     due = reminder("cl-d")
     store = rig.runtime.dispatcher.store
-    lease = store.keys.lease(CLINIC, due.reminder_id)
+    lease = store.keys.lease(CLINIC, due.client_ref, due.reminder_id)
     assert await store.redis.set(lease, "another-replica", nx=True, px=60_000)
     with pytest.raises(TransientError, match="send in progress"):
         await rig.runtime.dispatcher.handle(due)
@@ -112,8 +112,10 @@ async def test_a_handler_cancelled_mid_send_still_records_it_and_is_not_resent(
     with pytest.raises(TransientError, match="send in progress"):
         await rig.runtime.dispatcher.handle(due)
     rig.sms.gate.set()
-    await wait_for(lambda: _sent(store, due.reminder_id), timeout=5, interval=0.02)
-    assert await store.lease_left(CLINIC, due.reminder_id) == 0  # released once recorded
+    await wait_for(lambda: _sent(store, due), timeout=5, interval=0.02)
+    assert (
+        await store.lease_left(CLINIC, due.client_ref, due.reminder_id) == 0
+    )  # released once recorded
     await rig.runtime.dispatcher.handle(due)  # the redelivery: announced, not sent
     assert len(rig.sms.sent) == 1
     assert kinds(rig) == ["notification.dispatched"]
@@ -133,7 +135,7 @@ async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig:
     store = rig.runtime.dispatcher.store
 
     async def lease_gone() -> bool:
-        return await store.lease_left(CLINIC, due.reminder_id) == 0
+        return await store.lease_left(CLINIC, due.client_ref, due.reminder_id) == 0
 
     await wait_for(lease_gone, timeout=5, interval=0.02)
     rig.sms.fail = None
@@ -141,8 +143,8 @@ async def test_a_failed_send_whose_handler_was_cancelled_frees_the_reminder(rig:
     assert len(rig.sms.sent) == 1
 
 
-async def _sent(store: Any, reminder_id: str) -> bool:
-    return await store.sent(CLINIC, reminder_id) is not None
+async def _sent(store: Any, due: Any) -> bool:
+    return await store.sent(CLINIC, due.client_ref, due.reminder_id) is not None
 
 
 async def test_circuit_opens_after_failures_and_refuses_quickly(rig: Rig) -> None:
@@ -195,15 +197,14 @@ async def test_token_bucket_is_shared_by_replicas(redis: Any, namespace: str) ->
     assert await b.acquire("twilio:AC1:+1999", rate=1) == 0  # another sender, its own bucket
 
 
-async def test_a_client_record_of_the_previous_release_still_finds_its_number_stop(
+async def test_a_client_record_without_its_number_hash_still_finds_its_number_stop(
     rig: Rig,
 ) -> None:
     await rig.prefs()
     store = rig.runtime.dispatcher.store
     client = store.keys.client(CLINIC, "cl-d")
-    await store.redis.hdel(client, "sms")  # as the previous release wrote it
+    await store.redis.hdel(client, "sms")  # as releases before it was kept wrote it
     await store.redis.set(store.keys.number("stop", PHONE), "1")
     await rig.runtime.dispatcher.handle(reminder("cl-d"))
     assert rig.sms.sent == []
     assert len(rig.email.sent) == 1
-    assert await store.redis.hget(client, "sms")  # kept from now on

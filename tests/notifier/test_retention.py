@@ -40,7 +40,7 @@ async def test_a_touch_bounds_the_clients_contact_keys(redis: Redis, namespace: 
     assert await directory.save_preferences(prefs)
     await directory.set_opt_out(CLINIC, client, Channel.EMAIL, True)
     keys = directory.keys
-    seen = keys.number_hashed("seen", f"{CLINIC}:{number_hash(PHONE)}")
+    seen = keys.seen_hashed(CLINIC, number_hash(PHONE))
     await redis.set(seen, "1")
     named = [
         keys.client(CLINIC, client),

@@ -1,6 +1,9 @@
-"""Redis round trips of one SMS send, counted on the real Redis: the send loads what it
-needs in one call, reserves its rate token and cap slot (re-checking the assignment) in
-another, and records the outcome in a third."""
+"""Redis round trips of one SMS send, counted on the real Redis: the send loads the
+client's and the clinic's slots in one pipeline and its number's flags in a second call
+(the number's hash is in the client's record), reserves its lease, cap slot and rate
+token (the client's and the provider's slots, re-checking the assignment) in a third,
+and records the outcome (client, provider and number slots) in a fourth. On a cluster
+each pipeline is one concurrent call per slot: the same four waits."""
 
 from __future__ import annotations
 

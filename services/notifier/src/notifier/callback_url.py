@@ -1,9 +1,10 @@
 """The status callback URL of one message names its reminder (pure).
 
 Twilio posts a message's status to the ``StatusCallback`` URL it was given with that
-message, and signs the whole URL, query included. So the URL says which clinic and
-reminder (and the EHR's correlation id) the status is about, and the webhook needs no
-lookup. The ids are opaque refs (letters, digits and ``. _ : -``): quoted, they stay as
+message, and signs the whole URL, query included. So the URL says which clinic, client
+and reminder (and the EHR's correlation id) the status is about, and the webhook needs
+no lookup but the send record (in the client's hash slot, ``keys.py``) for a digest.
+The ids are opaque refs (letters, digits and ``. _ : -``): quoted, they stay as
 they are, so no HTTP client on the way re-encodes them and breaks the signature.
 """
 
@@ -17,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared.contracts.fields import Ref
 
-CLINIC, REMINDER, CORRELATION = "clinic", "reminder", "correlation"
+CLINIC, REMINDER, CORRELATION, CLIENT = "clinic", "reminder", "correlation", "client"
 _REF: TypeAdapter[str] = TypeAdapter(Ref)
 
 
@@ -26,12 +27,17 @@ class CallbackRef:
     clinic_id: str
     reminder_id: str
     correlation_id: str | None = None
+    # The client, whose hash slot holds the send record (a digest's other reminders);
+    # None in URLs of releases before the records were kept per client.
+    client_ref: str | None = None
 
 
 def status_callback_url(base: str, ref: CallbackRef) -> str:
     params = {CLINIC: ref.clinic_id, REMINDER: ref.reminder_id}
     if ref.correlation_id and _is_ref(ref.correlation_id):  # a free-form one stays out
         params[CORRELATION] = ref.correlation_id
+    if ref.client_ref and _is_ref(ref.client_ref):
+        params[CLIENT] = ref.client_ref
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}{urlencode(params, quote_via=quote, safe=':')}"
 
@@ -42,8 +48,10 @@ def callback_ref(query: Mapping[str, str]) -> CallbackRef | None:
     clinic, reminder = query.get(CLINIC, ""), query.get(REMINDER, "")
     if not (_is_ref(clinic) and _is_ref(reminder)):
         return None
-    correlation = query.get(CORRELATION)
-    return CallbackRef(clinic, reminder, correlation if correlation else None)
+    correlation, client = query.get(CORRELATION), query.get(CLIENT, "")
+    return CallbackRef(
+        clinic, reminder, correlation if correlation else None, client if _is_ref(client) else None
+    )
 
 
 def _is_ref(value: str) -> bool:

@@ -10,9 +10,9 @@ that already holds a slot keeps it (a redelivery, a retry after a provider outag
 on the next day) and counts once. A reservation is given back (``lua.SETTLE``) when
 nothing was sent in the end.
 
-Keys (one hash slot per client):
-``{<prefix>:caps:<clinic>/<client>}:d:<YYYY-MM-DD>``, ``...:w:<YYYY-Www>`` (sets of
-reminder ids) and ``...:held:<reminder id>`` (which day and week it counted in).
+Keys, in the client's hash slot with its reminders' ledgers (``keys.py``, ``C``):
+``C:caps:d:<YYYY-MM-DD>``, ``C:caps:w:<YYYY-Www>`` (sets of reminder ids) and
+``C:caps:held:<reminder id>`` (which day and week it counted in).
 """
 
 from __future__ import annotations

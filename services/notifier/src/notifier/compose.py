@@ -96,6 +96,7 @@ def build_message(
         return OutboundMessage(
             channel,
             *_about(event),
+            client_ref=event.client_ref,
             to_phone=contacts.sms,
             text=text,
             sender=Sender(senders.sms_from, senders.sms_messaging_service_sid),
@@ -106,6 +107,7 @@ def build_message(
         return OutboundMessage(
             channel,
             *_about(event),
+            client_ref=event.client_ref,
             to_push=contacts.push,
             text=rendered.push_body,
             push_title=rendered.push_title,
@@ -117,6 +119,7 @@ def build_message(
     return OutboundMessage(
         channel,
         *_about(event),
+        client_ref=event.client_ref,
         to_email=str(contacts.email) if contacts.email else None,
         subject=rendered.subject,
         text=rendered.text,

@@ -11,12 +11,11 @@
   sender number serves every clinic, and the carrier blocks it for all of them);
 - per provider message id, as releases before the status callback URL named its reminder
   wrote it (read only, for a callback of a message sent by such a release);
-- per email address (a hash of it, lower-cased): whose it is (``<p>:email:owners:<hash>``),
-  and whether mail to it bounced or drew a spam complaint (``<p>:email:stop:<hash>``). A
-  stop opts every owner out of email (their opt-out set, checked at send time like a
-  STOP); a complaint is the person's own opt-out and stays, a bounce is held
-  (``<p>:email:held:<clinic>:<client>``, the hash) and lifted when the EHR sends that
-  client a different address.
+- per email address (a hash of it, lower-cased): whose it is (``owners``), and whether
+  mail to it bounced or drew a spam complaint (``stop``). A stop opts every owner out of
+  email (their opt-out set, checked at send time like a STOP); a complaint is the
+  person's own opt-out and stays, a bounce is held (the client's ``email-held``, the
+  hash) and lifted when the EHR sends that client a different address.
 
 Key layout: ``keys.py``. A client's record also keeps the hash of its SMS number, so the
 send's one load (``lua.LOAD``) finds the number's flags without knowing the number.
@@ -29,16 +28,18 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Literal
 
-from redis.asyncio import Redis
-
 from notifier.keys import Keys, number_hash
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ContactPoints
-from shared.service import redis_text
+from shared.service import RedisClient, redis_text
 
-_NEWER_WINS = """
-local cur = redis.call('HGET', KEYS[1], 'version')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'data', ARGV[2])
+# KEYS[1] the clinic's policies. ARGV: policy id, version, data. The newest version of
+# a policy wins; the one stored last is the clinic's latest (reminders naming an unknown
+# policy use it).
+_NEWER_POLICY = """
+local cur = redis.call('HGET', KEYS[1], 'v:' .. ARGV[1])
+if cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'v:' .. ARGV[1], ARGV[2], 'd:' .. ARGV[1], ARGV[3],
+           'latest', ARGV[1])
 return 1
 """
 # KEYS[1] the client's preferences. ARGV: version, data, hash of the SMS number ('': none).
@@ -59,7 +60,8 @@ return 1
 """
 # A client's address changed (or is new): a bounce hold on another address is lifted,
 # and a stopped new address opts the client out (held, for a bounce).
-# KEYS: 1 opt-outs, 2 bounce hold, 3 the new address's stop. ARGV: the new hash ('': none).
+# KEYS: 1 opt-outs, 2 bounce hold (the client's slot). ARGV: the new hash ('': none),
+# the new address's stop as read just before ('': none; it is in the address's slot).
 _FOLLOW_EMAIL = """
 local held = redis.call('GET', KEYS[2])
 if held and held ~= ARGV[1] then
@@ -68,8 +70,8 @@ if held and held ~= ARGV[1] then
   held = false
 end
 if ARGV[1] == '' or held then return 0 end
-local stop = redis.call('GET', KEYS[3])
-if stop and redis.call('SADD', KEYS[1], 'email') == 1 and stop == 'bounced' then
+local stop = ARGV[2]
+if stop ~= '' and redis.call('SADD', KEYS[1], 'email') == 1 and stop == 'bounced' then
   redis.call('SET', KEYS[2], ARGV[1])
 end
 return 0
@@ -138,10 +140,10 @@ class SentMessage:
 
 
 class Directory:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, prefix: str) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
-        self._newer_wins = redis.register_script(_NEWER_WINS)
+        self._newer_policy = redis.register_script(_NEWER_POLICY)
         self._newer_prefs = redis.register_script(_NEWER_PREFS)
         self._stop_email = redis.register_script(_STOP_EMAIL)
         self._follow_email = redis.register_script(_FOLLOW_EMAIL)
@@ -183,8 +185,9 @@ class Directory:
             await self.redis.sadd(self._address("owners", new), owner.member())
         held = self._held(prefs.clinic_id, prefs.client_ref)
         keys = [self.keys.optout(prefs.clinic_id, prefs.client_ref), held]
-        keys.append(self._address("stop", new) if new else held)
-        await self._follow_email(keys=keys, args=[address_hash(new) if new else ""])
+        stop = await self.redis.get(self._address("stop", new)) if new else None
+        args = [address_hash(new) if new else "", redis_text(stop) if stop else ""]
+        await self._follow_email(keys=keys, args=args)
 
     async def preferences(self, clinic_id: str, client_ref: str) -> ClientPreferencesChanged | None:
         raw = await self.redis.hget(self.keys.client(clinic_id, client_ref), "data")
@@ -205,10 +208,10 @@ class Directory:
 
     # -- email addresses ----------------------------------------------------------------
     def _address(self, kind: str, address: str) -> str:
-        return f"{self.keys.prefix}:email:{kind}:{address_hash(address)}"
+        return self.keys.address_hashed(kind, address_hash(address))
 
     def _held(self, clinic_id: str, client_ref: str) -> str:
-        return f"{self.keys.prefix}:email:held:{clinic_id}:{client_ref}"
+        return self.keys.email_held(clinic_id, client_ref)
 
     async def address_owners(self, address: str) -> list[NumberOwner]:
         members = await self.redis.smembers(self._address("owners", address))
@@ -254,20 +257,14 @@ class Directory:
 
     # -- clinic settings -------------------------------------------------------------
     async def save_policy(self, clinic_id: str, policy: ClinicPolicy) -> bool:
-        data = policy.model_dump_json()
-        key = self.keys.policy(clinic_id, policy.policy_id)
-        stored = await self._newer_wins(keys=[key], args=[policy.version, data])
-        if stored:  # the clinic's latest policy, for reminders naming an unknown policy
-            await self.redis.set(self.keys.policy_latest(clinic_id), policy.policy_id)
-        return bool(stored)
+        args: list[str | int] = [policy.policy_id, policy.version, policy.model_dump_json()]
+        return bool(await self._newer_policy(keys=[self.keys.policies(clinic_id)], args=args))
 
     async def policy(self, clinic_id: str, policy_id: str) -> ClinicPolicy | None:
-        raw = await self.redis.hget(self.keys.policy(clinic_id, policy_id), "data")
-        if raw is None:
-            latest = await self.redis.get(self.keys.policy_latest(clinic_id))
-            if latest is None:
-                return None
-            raw = await self.redis.hget(self.keys.policy(clinic_id, redis_text(latest)), "data")
+        key = self.keys.policies(clinic_id)
+        raw, latest = await self.redis.hmget(key, [f"d:{policy_id}", "latest"])
+        if raw is None and latest is not None:
+            raw = await self.redis.hget(key, f"d:{redis_text(latest)}")
         return ClinicPolicy.model_validate_json(raw) if raw else None
 
     # -- phone numbers -----------------------------------------------------------------

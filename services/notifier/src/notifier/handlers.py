@@ -17,7 +17,7 @@ from typing import Annotated
 from pydantic import Field
 
 from notifier.assignments import Change, Status, apply_completion, apply_lifecycle
-from notifier.erasure import Erasure, remember_assignment
+from notifier.erasure import Erasure
 from notifier.retention import CONTACTS
 from notifier.runtime import Runtime
 from shared.contracts import (
@@ -79,7 +79,7 @@ async def erased(service: Service, runtime: Runtime, event: ClientErased) -> Non
     """Delete what the notifier holds about the client (``erasure.py``), in the client's
     turn so no change of its interleaves, then report the counts to the tracker."""
     async with runtime.order.turn(f"{event.clinic_id}/{event.client_ref}"):
-        counts = await Erasure(service.redis, service.key()).erase(event)
+        counts = await Erasure(service.store, service.key()).erase(event)
     await service.publisher.publish(erasure_report(event, "notifier", counts))
     log.info("client erased", deleted=sum(counts.values()))
 
@@ -104,13 +104,8 @@ async def apply_directory_event(runtime: Runtime, event: DirectoryEvent) -> None
         log.info("consent", client_ref=event.client_ref, channel=event.channel.value)
     else:
         stored = await runtime.assignments.update(
-            event.clinic_id, event.assignment_id, assignment_change(event)
+            event.clinic_id, event.client_ref, event.assignment_id, assignment_change(event)
         )
-        if stored:  # indexed under its client, for an erasure (``erasure.py``)
-            d = runtime.directory
-            await remember_assignment(
-                d.redis, d.keys, event.clinic_id, event.client_ref, event.assignment_id
-            )
         log.info("assignment", assignment_id=event.assignment_id, stored=stored)
     if isinstance(event, ClientPreferencesChanged | ConsentChanged):
         # The contact keys live a full CONTACT_TTL_SECONDS from now (``retention.py``).

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
-
 from notifier.directory import Directory
 from notifier.keys import Keys
 from notifier.providers.base import OutboundMessage, ProviderError
 from notifier.providers.webpush import GONE_CODES
 from shared.contracts import Channel, Event, PushSubscriptionRevoked, ReminderDue, derived_event_id
 from shared.logging import get_logger
+from shared.service import RedisClient
 
 log = get_logger("notifier.push")
 
@@ -24,7 +23,7 @@ def is_gone(message: OutboundMessage, exc: ProviderError) -> bool:
 
 
 async def revoke(
-    redis: Redis,
+    redis: RedisClient,
     keys: Keys,
     publish: Callable[[Event], Awaitable[None]],
     *,

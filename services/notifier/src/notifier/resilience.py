@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 
 from prometheus_client import Gauge
-from redis.asyncio import Redis
 
 from notifier import lua
 from notifier.keys import Keys
+from shared.service import RedisClient
 
 # Read at scrape time from when this replica last saw the circuit in Redis open until, so
 # that it drops back to 0 when the open period ends even if no send looks again. The
@@ -34,16 +34,16 @@ def burst_for(rate: float) -> float:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, prefix: str) -> None:
         self.keys = Keys(prefix)
         self._script = redis.register_script(lua.TAKE_TOKEN)
 
     async def acquire(self, key: str, rate: float, burst: float = 1.0) -> float:
-        """Take a token: 0.0 if granted, else seconds to wait before asking again."""
+        """Take a token: 0.0 if granted, else seconds to wait before asking again. The
+        bucket lies in the slot of its provider, the rate key's first part."""
         now_ms = int(time.time() * 1000)
-        wait_ms = await self._script(
-            keys=[self.keys.rate(key)], args=[rate, max(burst, 1.0), now_ms]
-        )
+        bucket = self.keys.rate(key.split(":", 1)[0], key)
+        wait_ms = await self._script(keys=[bucket], args=[rate, max(burst, 1.0), now_ms])
         return int(wait_ms) / 1000
 
 
@@ -53,7 +53,7 @@ class CircuitBreaker:
     success closes it (the send's record forgets the failures)."""
 
     def __init__(
-        self, redis: Redis, prefix: str, *, threshold: int, window: int, open_for: int
+        self, redis: RedisClient, prefix: str, *, threshold: int, window: int, open_for: int
     ) -> None:
         self.redis, self.keys = redis, Keys(prefix)
         self.threshold, self.window, self.open_for = threshold, window, open_for

@@ -1,6 +1,6 @@
 """A client's contact keys expire when nothing about the client happens for a long time.
 
-Its preferences hash ``client:<clinic>:<client>``, its own opt-outs, the owners set of
+Its preferences hash (``keys.py``), its own opt-outs, the owners set of
 its SMS number and the clinic's "texted this number" flag had no TTL: a client whose
 clinic stopped sending anything kept them for ever. Each gets ``CONTACT_TTL_SECONDS``
 (400 days: longer than any assignment's gap between two reminders, a year of yearly
@@ -13,24 +13,23 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from redis.asyncio import Redis
-
 from notifier.keys import Keys
+from shared.service import RedisClient, redis_text
 
 CONTACT_TTL_SECONDS = 400 * 86_400
 MEMO_MAX = 100_000  # clients whose refresh today a replica remembers
 
-# KEYS: the client's preferences, its opt-outs. ARGV: ttl, prefix, clinic.
-# The number's owners set and "this clinic texted the number" flag are derived from the
-# record's number hash (see keys.py on Redis Cluster, as the send's own load).
+# The client's slot. KEYS: the client's preferences, its opt-outs. ARGV: ttl. Returns the
+# hash of its SMS number ('' or nil: none), whose keys are then touched in their slot.
 TOUCH = """
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
-local number = redis.call('HGET', KEYS[1], 'sms')
-if number and number ~= '' then
-  redis.call('EXPIRE', ARGV[2] .. ':number:owners:' .. number, ARGV[1])
-  redis.call('EXPIRE', ARGV[2] .. ':number:seen:' .. ARGV[3] .. ':' .. number, ARGV[1])
-end
+return redis.call('HGET', KEYS[1], 'sms')
+"""
+# The number's slot. KEYS: its owners, "this clinic texted it". ARGV: ttl.
+TOUCH_NUMBER = """
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -40,12 +39,19 @@ class ContactRetention:
         self.ttl = ttl
         self._touched: dict[str, date] = {}
 
-    async def touch(self, redis: Redis, keys: Keys, clinic_id: str, client_ref: str) -> None:
-        """Give the client's contact keys their full lifetime again (one round trip)."""
+    async def touch(self, redis: RedisClient, keys: Keys, clinic_id: str, client_ref: str) -> None:
+        """Give the client's contact keys their full lifetime again (two round trips: the
+        number's keys are named by the client's record)."""
         names = [keys.client(clinic_id, client_ref), keys.optout(clinic_id, client_ref)]
-        await redis.eval(TOUCH, 2, *names, self.ttl, keys.prefix, clinic_id)
+        number = await redis.eval(TOUCH, 2, *names, self.ttl)
+        if number:
+            hashed = redis_text(number)
+            owned = [keys.number_hashed("owners", hashed), keys.seen_hashed(clinic_id, hashed)]
+            await redis.eval(TOUCH_NUMBER, 2, *owned, self.ttl)
 
-    async def touch_daily(self, redis: Redis, keys: Keys, clinic_id: str, client_ref: str) -> None:
+    async def touch_daily(
+        self, redis: RedisClient, keys: Keys, clinic_id: str, client_ref: str
+    ) -> None:
         """``touch``, at most once a day per client on this replica (the reminder path)."""
         today, who = datetime.now(UTC).date(), f"{clinic_id}/{client_ref}"
         if self._touched.get(who) == today:

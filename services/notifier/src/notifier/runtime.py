@@ -55,7 +55,7 @@ class Runtime:
 
     async def start(self, service: Service) -> None:
         s = self.settings
-        redis, prefix = service.redis, service.key()
+        redis, prefix = service.store, service.key()
         self.providers = ordered(self.given) if self.given else build_providers(s)
         self._order = InOrder()
         self._directory = Directory(redis, prefix)

@@ -8,8 +8,8 @@ provider accepted; every later delivery of that reminder only announces it again
 at-least-once window: a crash after the provider accepted and before ``sent`` is written
 leaves only the lease, which expires after ``send_lease_seconds``; the redelivered
 reminder is then sent again. Everything else is exactly once.
-Upgrade: ``sent:<reminder_id>`` records written before keys named the clinic are still
-read (the scheduler's ids are hashes that include the clinic, so they never collide).
+Every key is in the client's hash slot but the policy's, the number's and the
+provider's (``keys.py``): each step runs one script per slot, together.
 """
 
 from __future__ import annotations
@@ -20,18 +20,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-
 from notifier import lua
 from notifier.assignments import AssignmentState
 from notifier.caps import DAY_TTL_SECONDS, WEEK_TTL_SECONDS
 from notifier.decide import MemberState, Send, SendContext
-from notifier.directory import MESSAGE_MAP_TTL, LastReminder
+from notifier.directory import MESSAGE_MAP_TTL as MAP_TTL
+from notifier.directory import LastReminder
 from notifier.keys import Keys, number_hash
 from notifier.outcomes import SentRecord
 from shared.contracts import Channel, ClientPreferencesChanged, ClinicPolicy, ReminderDue
 from shared.contracts.policy import ParsedPolicies
-from shared.service import redis_text
+from shared.service import RedisClient, ScriptCall, eval_together, redis_text
 
 
 @dataclass(frozen=True)
@@ -55,37 +54,52 @@ class Bucket:
 
 
 class SendStore:
-    def __init__(self, redis: Redis, keys: Keys, *, lease_seconds: int, ttl_seconds: int) -> None:
+    def __init__(
+        self, redis: RedisClient, keys: Keys, *, lease_seconds: int, ttl_seconds: int
+    ) -> None:
         self.redis, self.keys = redis, keys
         self.lease_ms, self.ttl = lease_seconds * 1000, ttl_seconds
-        self._load = redis.register_script(lua.LOAD)
-        self._legacy_number = redis.register_script(lua.LEGACY_NUMBER)
-        self._reserve = redis.register_script(lua.RESERVE)
-        self._commit_sent = redis.register_script(lua.COMMIT_SENT)
-        self._settle = redis.register_script(lua.SETTLE)
-        self._failed = redis.register_script(lua.FAILED)
+        script = redis.register_script
+        self._load_client, self._load_policy = script(lua.LOAD_CLIENT), script(lua.LOAD_POLICY)
+        self._number_flags = script(lua.NUMBER_FLAGS)
+        self._reserve_client = script(lua.RESERVE_CLIENT)
+        self._reserve_provider = script(lua.RESERVE_PROVIDER)
+        self._unreserve = script(lua.UNRESERVE)
+        self._commit_sent, self._number_sent = script(lua.COMMIT_SENT), script(lua.NUMBER_SENT)
+        self._forget_failures = script(lua.FORGET_FAILURES)
+        self._settle = script(lua.SETTLE)
+        self._failed, self._stop_number = script(lua.FAILED), script(lua.STOP_NUMBER)
         self._policies = ParsedPolicies()
 
     # -- load ---------------------------------------------------------------------------
     async def load(self, event: ReminderDue) -> SendContext:
-        k, clinic, rid = self.keys, event.clinic_id, event.reminder_id
+        """The client's and the clinic's slots together; then, for a client with an SMS
+        number, the number's (its hash is in the client's record)."""
+        k, clinic, client, rid = self.keys, event.clinic_id, event.client_ref, event.reminder_id
         keys = [
-            k.sent(clinic, rid),
-            k.legacy_sent(rid),
-            k.client(clinic, event.client_ref),
-            k.optout(clinic, event.client_ref),
-            k.policy(clinic, event.policy_id),
-            k.policy_latest(clinic),
-            k.failed(clinic, rid),
-            k.assignment(clinic, event.assignment_id),
+            k.sent(clinic, client, rid),
+            k.client(clinic, client),
+            k.optout(clinic, client),
+            k.failed(clinic, client, rid),
+            k.assignment(clinic, client, event.assignment_id),
         ]
         for item in event.digest:  # the digest's other reminders, in the same round trip
-            keys += [k.sent(clinic, item.reminder_id), k.assignment(clinic, item.assignment_id)]
-        raw = await self._load(keys=keys, args=[k.prefix, clinic])
-        sent, prefs_raw, number, opted_out, policy, failed, rev, assignment, stop, seen = raw[:10]
+            keys.append(k.sent(clinic, client, item.reminder_id))
+            keys.append(k.assignment(clinic, client, item.assignment_id))
+        raw, policy = await eval_together(
+            self.redis,
+            [
+                (self._load_client, keys, []),
+                (self._load_policy, [k.policies(clinic)], [event.policy_id]),
+            ],
+        )
+        sent, prefs_raw, number, opted_out, failed, rev, assignment, members = raw
         prefs = ClientPreferencesChanged.model_validate_json(prefs_raw) if prefs_raw else None
-        if prefs is not None and prefs.contacts.sms and number is None:
-            stop, seen = await self._number_flags(event, prefs, prefs.contacts.sms)
+        phone = prefs.contacts.sms if prefs is not None else None
+        # A record that does not keep its number's hash yet (migrated from an older
+        # release): derived from the number, kept with the next preferences update.
+        hashed = redis_text(number) if number else number_hash(phone) if phone else None
+        stop, seen = await self._number(clinic, hashed) if phone and hashed else (0, 0)
         return SendContext(
             sent=SentRecord(**json.loads(sent)) if sent else None,
             prefs=prefs,
@@ -96,23 +110,13 @@ class SendStore:
             first_sms=not seen,
             assignment=_assignment(assignment),
             assignment_rev=int(rev),
-            members=tuple(_member(m) for m in raw[10]) if event.digest else (),
+            members=tuple(_member(m) for m in members) if event.digest else (),
         )
 
-    async def _number_flags(
-        self, event: ReminderDue, prefs: ClientPreferencesChanged, phone: str
-    ) -> list[int]:
-        """A record of a release before clients kept their number's hash: one more round
-        trip (until the next preferences update, which keeps it)."""
-        keys = [
-            self.keys.client(event.clinic_id, event.client_ref),
-            self.keys.number("stop", phone),
-            self.keys.seen(event.clinic_id, phone),
-        ]
-        flags: list[int] = await self._legacy_number(
-            keys=keys, args=[prefs.version, number_hash(phone)]
-        )
-        return flags
+    async def _number(self, clinic_id: str, hashed: str) -> tuple[int, int]:
+        keys = [self.keys.number_hashed("stop", hashed), self.keys.seen_hashed(clinic_id, hashed)]
+        stop, seen = await self._number_flags(keys=keys)
+        return int(stop), int(seen)
 
     def _policy(self, raw: bytes | None) -> ClinicPolicy | None:
         return self._policies.parse(raw) if raw else None
@@ -121,45 +125,47 @@ class SendStore:
     async def reserve(
         self, event: ReminderDue, send: Send, *, token: str, rev: int, circuit: str, bucket: Bucket
     ) -> Reserved:
-        k, clinic, rid = self.keys, event.clinic_id, event.reminder_id
-        caps = k.caps(clinic, event.client_ref)
+        """The client's part (lease, cap slot, unchanged assignment) and the provider's
+        (closed circuit, rate token) together. A token taken while the client's part
+        refused is spent (a redelivery, a capped reminder: rare); a client's part taken
+        while the provider's refused is given back at once."""
+        k, clinic, client, rid = self.keys, event.clinic_id, event.client_ref, event.reminder_id
+        caps = k.caps(clinic, client)
         keys = [
-            k.sent(clinic, rid),
-            k.legacy_sent(rid),
-            k.lease(clinic, rid),
-            k.assignment(clinic, event.assignment_id),
+            k.sent(clinic, client, rid),
+            k.lease(clinic, client, rid),
+            k.assignment(clinic, client, event.assignment_id),
             f"{caps}:d:{send.period.day}",
             f"{caps}:w:{send.period.week}",
             f"{caps}:held:{rid}",
-            k.circuit(circuit, "open"),
-            k.rate(bucket.key),
         ]
-        args: list[Any] = [
-            token,
-            self.lease_ms,
-            rev,
-            rid,
-            send.caps.per_day,
-            send.caps.per_week,
-            DAY_TTL_SECONDS,
-            WEEK_TTL_SECONDS,
-            self.ttl,
-            bucket.rate,
-            max(bucket.burst, 1.0),
-            int(time.time() * 1000),
-        ]
+        args: list[Any] = [token, self.lease_ms, rev, rid, send.caps.per_day]
+        args += [send.caps.per_week, DAY_TTL_SECONDS, WEEK_TTL_SECONDS, self.ttl]
         if (together := send.together) is not None:  # a digest: its other reminders too
             for member, member_rev in zip(together.members[1:], together.revs[1:], strict=True):
                 mid = member.reminder_id
-                keys += [k.sent(clinic, mid), k.lease(clinic, mid)]
-                keys.append(k.assignment(clinic, member.assignment_id))
+                keys += [k.sent(clinic, client, mid), k.lease(clinic, client, mid)]
+                keys.append(k.assignment(clinic, client, member.assignment_id))
                 args.append(member_rev)
-        outcome, number, *data = await self._reserve(keys=keys, args=args)
+        provider_keys = [k.circuit(circuit, "open"), k.rate(circuit, bucket.key)]
+        provider_args = [bucket.rate, max(bucket.burst, 1.0), int(time.time() * 1000)]
+        mine, theirs = await eval_together(
+            self.redis,
+            [
+                (self._reserve_client, keys, args),
+                (self._reserve_provider, provider_keys, provider_args),
+            ],
+        )
+        outcome, number, *data = mine
         name = redis_text(outcome)
         if name == "changed":
             text = redis_text(data[0]) if data else ""
             state = AssignmentState.from_json(json.loads(text)) if text else None
             return Reserved(name, rev=int(number), assignment=state)
+        if name == "ok" and redis_text(theirs[0]) != "ok":
+            leases = keys[1:2] + keys[3:6] + keys[7::3]
+            await self._unreserve(keys=leases, args=[token, rid, int(number)])
+            name, number = redis_text(theirs[0]), theirs[1]
         return Reserved(name, seconds=max(int(number), 0) / 1000)
 
     # -- record ---------------------------------------------------------------------------
@@ -174,31 +180,37 @@ class SendStore:
     ) -> None:
         """Everything an SMS reply needs is written with the record: once ``sent``
         exists, a redelivery only re-announces it. ``others``: the other reminders a
-        digest carried, each recorded (and its lease released) in the same script."""
-        k, clinic, rid = self.keys, event.clinic_id, event.reminder_id
-        keys = [k.sent(clinic, rid), k.lease(clinic, rid), k.circuit(record.provider, "failures")]
-        args: list[Any] = [json.dumps(asdict(record)), self.ttl, token, int(bool(phone)), "", 0]
+        digest carried, each recorded (and its lease released) in the same script. The
+        number's and the provider's keys are written in the same round trip."""
+        k, clinic, client, rid = self.keys, event.clinic_id, event.client_ref, event.reminder_id
+        keys = [k.sent(clinic, client, rid), k.lease(clinic, client, rid)]
+        args: list[Any] = [json.dumps(asdict(record)), self.ttl, token]
+        for other, other_record in others:
+            keys += [k.sent(clinic, client, other.reminder_id)]
+            keys += [k.lease(clinic, client, other.reminder_id)]
+            args.append(json.dumps(asdict(other_record)))
+        calls: list[ScriptCall] = [
+            (self._commit_sent, keys, args),
+            (self._forget_failures, [k.circuit(record.provider, "failures")], []),
+        ]
         if phone:
             last = LastReminder(
                 clinic,
-                event.client_ref,
+                client,
                 event.assignment_id,
                 event.occurrence_date.isoformat(),
                 rid,
                 event.correlation_id,
             )
-            keys += [k.seen(clinic, phone), k.number("last", phone)]
-            args[4:6] = [json.dumps(asdict(last)), MESSAGE_MAP_TTL]
-        for other, other_record in others:
-            keys += [k.sent(clinic, other.reminder_id), k.lease(clinic, other.reminder_id)]
-            args.append(json.dumps(asdict(other_record)))
-        await self._commit_sent(keys=keys, args=args)
+            number_keys = [k.seen(clinic, phone), k.number("last", phone)]
+            calls.append((self._number_sent, number_keys, [json.dumps(asdict(last)), MAP_TTL]))
+        await eval_together(self.redis, calls)
 
-    async def digest_members(self, clinic_id: str, reminder_id: str) -> list[str]:
+    async def digest_members(self, clinic_id: str, client_ref: str, reminder_id: str) -> list[str]:
         """The reminders a message sent for ``reminder_id`` carried: itself, and for a
         digest the others (a provider's status callback names only the first; each of
         them is told). Empty when no send of it is recorded."""
-        record = await self.sent(clinic_id, reminder_id)
+        record = await self.sent(clinic_id, client_ref, reminder_id)
         if record is None:
             return []
         return [reminder_id, *(record.digest or ())]
@@ -213,31 +225,35 @@ class SendStore:
     ) -> bool:
         """Release the lease if ``token`` holds it, give the cap slot back, claim the
         once-announcement ``once``: True if it was claimed now (announce it)."""
-        k, clinic, rid = self.keys, event.clinic_id, event.reminder_id
+        k, clinic, client, rid = self.keys, event.clinic_id, event.client_ref, event.reminder_id
+        held_key = f"{k.caps(clinic, client)}:held:{rid}"
         keys = [
-            k.lease(clinic, rid),
-            f"{k.caps(clinic, event.client_ref)}:held:{rid}",
-            k.reminder(once or "suppressed", clinic, rid),
+            k.lease(clinic, client, rid),
+            held_key,
+            k.reminder(once or "suppressed", clinic, client, rid),
         ]
+        held = await self.redis.get(held_key) if give_back else None
+        if held is not None:  # the day's and week's sets it counted in: passed as keys
+            keys += [str(name) for name in json.loads(held)]
         args: list[str | int] = [token or "", rid, self.ttl, int(give_back), int(once is not None)]
+        args.append(redis_text(held) if held is not None else "")
         return bool(await self._settle(keys=keys, args=args))
 
     async def mark_failed(self, event: ReminderDue, channel: Channel, stop: str | None) -> None:
         """A permanent failure on ``channel``; ``stop``: a number whose owner replied STOP."""
-        keys = [self.keys.failed(event.clinic_id, event.reminder_id)]
+        key = self.keys.failed(event.clinic_id, event.client_ref, event.reminder_id)
+        calls: list[ScriptCall] = [(self._failed, [key], [channel.value, self.ttl])]
         if stop:
-            keys.append(self.keys.number("stop", stop))
-        await self._failed(keys=keys, args=[channel.value, self.ttl])
+            calls.append((self._stop_number, [self.keys.number("stop", stop)], []))
+        await eval_together(self.redis, calls)
 
     # -- inspection -------------------------------------------------------------------------
-    async def sent(self, clinic_id: str, reminder_id: str) -> SentRecord | None:
-        keys = (self.keys.sent(clinic_id, reminder_id), self.keys.legacy_sent(reminder_id))
-        raw, old = await self.redis.mget(*keys)
-        found = raw or old
-        return SentRecord(**json.loads(found)) if found else None
+    async def sent(self, clinic_id: str, client_ref: str, reminder_id: str) -> SentRecord | None:
+        raw = await self.redis.get(self.keys.sent(clinic_id, client_ref, reminder_id))
+        return SentRecord(**json.loads(raw)) if raw else None
 
-    async def lease_left(self, clinic_id: str, reminder_id: str) -> float:
-        ms = await self.redis.pttl(self.keys.lease(clinic_id, reminder_id))
+    async def lease_left(self, clinic_id: str, client_ref: str, reminder_id: str) -> float:
+        ms = await self.redis.pttl(self.keys.lease(clinic_id, client_ref, reminder_id))
         return max(ms, 0) / 1000
 
 

@@ -50,8 +50,11 @@ async def carried(runtime: Runtime, clinic_id: str, ref: CallbackRef | None) -> 
     digest (one message for several reminders), the others its send recorded."""
     if ref is None:
         return [None]
+    if ref.client_ref is None:  # a URL of a release before the client was named in it
+        return [ref.reminder_id]
     store = runtime.dispatcher.store
-    return [*await store.digest_members(clinic_id, ref.reminder_id)] or [ref.reminder_id]
+    found = await store.digest_members(clinic_id, ref.client_ref, ref.reminder_id)
+    return [*found] or [ref.reminder_id]
 
 
 async def origin(

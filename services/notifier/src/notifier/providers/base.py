@@ -38,6 +38,7 @@ class OutboundMessage:
     sender: Sender = Sender()
     # The clinic's order of providers for this channel by name (empty: the notifier's).
     providers: tuple[str, ...] = ()
+    client_ref: str = ""  # named in a status callback URL: the send record's hash slot
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,9 @@ class TwilioProvider:
         return f"twilio:{self.account_sid}:{_sender(message) or self.from_number}"
 
     def callback_url(self, message: OutboundMessage) -> str:
-        ref = CallbackRef(message.clinic_id, message.reminder_id, message.correlation_id)
+        ref = CallbackRef(
+            message.clinic_id, message.reminder_id, message.correlation_id, message.client_ref
+        )
         return status_callback_url(self.status_callback, ref)
 
     def form(self, message: OutboundMessage) -> dict[str, str]:

@@ -55,7 +55,9 @@ class VonageProvider:
         return f"vonage:{self.api_key}:{message.sender.sms_from or self.from_number}"
 
     def body(self, message: OutboundMessage) -> dict[str, str]:
-        ref = CallbackRef(message.clinic_id, message.reminder_id, message.correlation_id)
+        ref = CallbackRef(
+            message.clinic_id, message.reminder_id, message.correlation_id, message.client_ref
+        )
         body = {
             "message_type": "text",
             "channel": "sms",
