@@ -1,6 +1,6 @@
 """Redis memory the tracker keeps for one clinic's month. Prints one JSON object.
 
-    uv run python bench/tracker_memory.py [--clients 1000] [--days 30]
+    uv run python bench/tracker_memory.py [--clients 300] [--days 35]
 
 A month for a clinic of N clients: 1-2 daily activities each, a reminder and a nudge a
 day per activity (every one sent: an upper bound, the scheduler skips nudges for done
@@ -14,6 +14,13 @@ RabbitMQ, without the broker in the way.
 Then it sums MEMORY USAGE over the namespace's keys (and reads the INFO used_memory
 delta, noisy on a shared server), checks that every key is bounded (a TTL, a capped
 stream, or one of the small per-deployment indexes) and deletes the namespace.
+
+Two figures per kind of key: ``bytes`` is everything the month wrote; ``resident`` is what
+a steady state holds, where a key written once per event (a reminder, a claim, a
+provider message's owner) lives only its TTL: its bytes count ``min(1, ttl / days)``
+(the simulated month runs in seconds, so Redis has expired nothing yet). Keys that are
+rewritten (completions, timelines: trimmed by the simulated clock) count whole. Both are
+printed beside the figures measured on the previous key layout (``BEFORE``), per client.
 """
 
 from __future__ import annotations
@@ -65,7 +72,29 @@ CLINIC = "clinic-bench"
 PROVIDERS = {Channel.SMS: "twilio", Channel.EMAIL: "smtp", Channel.PUSH: "webpush"}
 # Keys without a TTL that are still bounded: one set per deployment, one per assignment
 # (only while active), one per clinic policy.
-SMALL_INDEXES = {"active", "clinics", "policy"}
+SMALL_INDEXES = {"active", "clinics", "policy", "policies", "policy-history"}
+# Kinds written once per reminder, message or claim and never refreshed: at a steady
+# state only a TTL's worth of them exists.
+PER_EVENT = ("r", "reminder", "message", "provider-msg", "once:")
+# Measured on the previous key layout (commit e8e2ffa: a hash per reminder and per
+# message with readable fields, timeline entries with named fields, completion claims
+# as keys of their own) with --clients 300 --days 35: bytes per client.
+BEFORE: dict[str, Any] = {
+    "layout": "e8e2ffa, --clients 300 --days 35",
+    "bytes_per_client": 169_703,
+    "resident_bytes_per_client": 149_773,
+    "by_kind_per_client": {
+        "reminder": 56_646,
+        "timeline": 53_725,
+        "message": 23_584,
+        "provider-msg": 21_799,
+        "completions": 5_924,
+        "once:completion": 5_799,
+        "assignment": 1_011,
+        "client": 336,
+        "other (counters, streams, indexes)": 879,
+    },
+}
 CONCURRENCY = 64
 
 # -- the month (pure: which events, in which order) ---------------------------------------
@@ -275,9 +304,10 @@ def kind_of(key: str, prefix: str) -> str:
     return ":".join(parts[:2]) if parts[0] in ("once", "counts", "stream") else parts[0]
 
 
-async def measure(redis: Redis, prefix: str, max_len: int) -> dict[str, Any]:
+async def measure(redis: Redis, prefix: str, max_len: int, days: int) -> dict[str, Any]:
     keys = [k.decode() async for k in redis.scan_iter(match=f"{prefix}:*", count=2000)]
     by_kind: dict[str, Counter[str]] = {}
+    window = days * 86_400
     no_ttl: Counter[str] = Counter()
     streams: dict[str, int] = {}
     for i in range(0, len(keys), 2000):
@@ -292,6 +322,7 @@ async def measure(redis: Redis, prefix: str, max_len: int) -> dict[str, Any]:
             row = by_kind.setdefault(kind, Counter())
             row["keys"] += 1
             row["bytes"] += used or 0
+            row["resident"] += round((used or 0) * resident_share(kind, ttl, window))
             if ttl == -1:
                 no_ttl[kind] += 1
             if kind.startswith("stream"):
@@ -303,12 +334,37 @@ async def measure(redis: Redis, prefix: str, max_len: int) -> dict[str, Any]:
     return {
         "keys": len(keys),
         "memory_usage_bytes": total,
+        "resident_bytes": sum(row["resident"] for row in by_kind.values()),
         "by_kind": {k: dict(v) for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1]["bytes"])},
         "keys_without_ttl": dict(no_ttl),
         "stream_lengths": streams,
         # Approximate trimming (MAXLEN ~) cuts whole stream nodes of up to 100 entries.
         "bounded": not unbounded and all(n <= max_len + 100 for n in streams.values()),
         "unbounded_kinds": unbounded,
+    }
+
+
+def resident_share(kind: str, ttl: int, window: int) -> float:
+    """The part of a key's bytes a steady state holds (see the module's docstring)."""
+    if ttl <= 0 or not kind.startswith(PER_EVENT):
+        return 1.0
+    return min(1.0, ttl / window)
+
+
+def compared(total: int, resident: int, clients: int, by_kind: dict[str, Any]) -> dict[str, Any]:
+    """This layout's figures per client beside the previous one's."""
+    after = {k: round(v["bytes"] / clients) for k, v in by_kind.items()}
+    return {
+        "before": BEFORE,
+        "after": {
+            "bytes_per_client": round(total / clients),
+            "resident_bytes_per_client": round(resident / clients),
+            "by_kind_per_client": after,
+        },
+        "after_over_before": round(total / clients / BEFORE["bytes_per_client"], 2),
+        "resident_after_over_before": round(
+            resident / clients / BEFORE["resident_bytes_per_client"], 2
+        ),
     }
 
 
@@ -338,11 +394,11 @@ async def main(clients: int, days: int) -> dict[str, Any]:
             await feed_day(cases, clock, items, first + timedelta(days=d), state)
         fed_s = time.perf_counter() - started
         delta = await used_memory(redis) - before
-        measured = await measure(redis, prefix, settings.stream_max_len)
+        measured = await measure(redis, prefix, settings.stream_max_len, days)
     finally:
         await redis.aclose()
         await delete_redis_namespace(REDIS_URL, namespace)
-    total = measured["memory_usage_bytes"]
+    total, resident = measured["memory_usage_bytes"], measured["resident_bytes"]
     return {
         "bench": "tracker_memory",
         "clients": clients,
@@ -356,10 +412,13 @@ async def main(clients: int, days: int) -> dict[str, Any]:
         "feed_seconds": round(fed_s, 1),
         "memory_usage_mib": round(total / 2**20, 1),
         "bytes_per_client": round(total / clients),
+        "resident_bytes_per_client": round(resident / clients),
         "bytes_per_reminder": round(total / max(state["reminders"], 1)),
+        "compared": compared(total, resident, clients, measured["by_kind"]),
         "used_memory_delta_mib": round(delta / 2**20, 1),
         "retention_days": {
             "delivery": settings.delivery_retention_days,
+            "delivery_detail": settings.delivery_detail_retention_days,
             "hourly_counters": settings.hourly_counter_retention_days,
             "daily_counters": settings.daily_counter_retention_days,
             "assignments": settings.assignment_retention_days,
@@ -371,7 +430,7 @@ async def main(clients: int, days: int) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--clients", type=int, default=300)
+    parser.add_argument("--days", type=int, default=35)
     args = parser.parse_args()
     print(json.dumps(asyncio.run(main(args.clients, args.days))))

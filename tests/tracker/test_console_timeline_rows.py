@@ -96,7 +96,11 @@ def test_a_callback_before_its_send_waits_for_the_client_then_goes_out_with_it()
     state, entries, client = applied(state, sent)
     assert client == CLIENT
     assert [e["kind"] for e in entries] == ["delivered", "sent"]
-    assert all(e["assignment_id"] == ASSIGNMENT for e in entries)
+    # What the reminder is about rides on its first entry; the rows give it to the rest.
+    assert entries[0]["assignment_id"] == ASSIGNMENT
+    assert "assignment_id" not in entries[1]
+    rows = timeline_rows([(f"{i}-0", e) for i, e in enumerate(entries, 1)])
+    assert {(r["assignment_id"], r["purpose"]) for r in rows} == {(ASSIGNMENT, "reminder")}
     assert state.reminder[PENDING] == ""
 
 

@@ -79,7 +79,7 @@ def test_the_tracker_picks_only_this_clinics_client_among_identical_refs() -> No
         ),
     )
     assert targets.delete["reminders"] == [KEYS.reminder(CLINIC, mine)]
-    assert KEYS.message(CLINIC, mine, "sms") in targets.delete["messages"]
+    assert KEYS.legacy_message(CLINIC, mine, "sms") in targets.delete["messages"]
     assert targets.delete["links"] == [link_mine]
     assert targets.delete["once_claims"] == [
         KEYS.once("completion", f"{CLINIC}/{ASSIGNMENT}", "2026-12-03"),

@@ -7,11 +7,14 @@ as ``<clinic>/<ref>`` (``scoped``). A ref cannot contain ``/``, so the pair is n
 ambiguous, where ``:`` (allowed in refs) would be.
 
 Per reminder (hash tag ``{<clinic>/<reminder>}``: the delivery commit's own keys share a slot):
-- ``reminder:{tag}``            hash: ``rev``, best status (``best``, ``best_rank``,
-  ``best_channel``), what the outcome announcement needs (``assignment_id``,
-  ``client_ref``, ``occurrence_date``, ``purpose``, ``correlation_id``, ``reason``) and
-  its once-claims ``announced:delivered`` / ``announced:failed``
-- ``message:{tag}:<channel>``   hash: ``status``, ``rank``, ``provider``, ``left``
+- ``r:{tag}``                   hash (compact names, see ``encoding.py``): ``v`` the rev,
+  best status and channel, what the outcome announcement needs (assignment, client, day,
+  purpose, correlation id, reason), its once-claims ``!delivered`` / ``!failed``, the
+  timeline markers ``~<channel>:<kind>|<reason>`` and each channel's message as
+  ``<channel>.s`` (status), ``.p`` (provider), ``.l`` (left). Kept for the delivery detail
+  retention (14 days by default), shorter than the timeline's and the counters'.
+- before that layout: ``reminder:{tag}`` (readable field names) with a hash per message
+  ``message:{tag}:<channel>``: still read (and carried into ``r:``) until they expire.
 Per provider message: ``provider-msg:{<provider>:<id>}`` -> ``<clinic>/<reminder>`` (for
 callbacks of messages the previous release sent, which name no reminder).
 Per assignment: ``assignment:<clinic>/<id>`` (JSON), ``completions:<clinic>/<id>`` (hash,
@@ -73,9 +76,12 @@ class Keys:
 
     # -- per reminder -------------------------------------------------------------------
     def reminder(self, clinic_id: str, reminder_id: str) -> str:
+        return self.key("r", _tag(clinic_id, reminder_id))
+
+    def legacy_reminder(self, clinic_id: str, reminder_id: str) -> str:
         return self.key("reminder", _tag(clinic_id, reminder_id))
 
-    def message(self, clinic_id: str, reminder_id: str, channel: str) -> str:
+    def legacy_message(self, clinic_id: str, reminder_id: str, channel: str) -> str:
         return self.key("message", _tag(clinic_id, reminder_id), channel)
 
     def legacy_outcome(self, clinic_id: str, reminder_id: str, kind: str) -> str:

@@ -1,57 +1,61 @@
 """The Lua scripts of the tracker's store: each is one atomic commit of a decision.
 
-Redis Cluster: a script's keys must share a hash slot. The delivery commit's reminder and
-message hashes do (tag ``{<clinic>/<reminder>}``); its counters, ``clinics`` set and
-failures stream are the clinic's, named before tags existed, so they cannot share it
-without a new key layout (on a cluster they would move to a second call after the
-commit). The same holds for the assignment commit (record, client index, ``active``)
-and the completion commit (completions hash and its claims, the client's timeline). The
-plan commit's plan hash and timeline share the client's tag. The policy script and the
+Redis Cluster: a script's keys must share a hash slot. The delivery commit's reminder
+hash (tag ``{<clinic>/<reminder>}``; its messages are fields of it) does; its counters,
+``clinics`` set and failures stream are the clinic's, named before tags existed, so they
+cannot share it without a new key layout (on a cluster they would move to a second call
+after the commit; until then the tracker refuses ``TRACKER_REDIS_CLUSTER``). The same
+holds for the assignment commit (record, client index, ``active``) and the completion
+commit (completions hash, the client's timeline, the encouragement's claim). The plan
+commit's plan hash and timeline share the client's tag. The policy script and the
 done-link script touch one key each.
 """
 
 from __future__ import annotations
 
-# KEYS: reminder, message, hourly counts, daily counts, clinics, failures stream[, the
-# client's timeline].
-# ARGV: expected rev, delivery ttl, hourly ttl, daily ttl, stream max length, clinic,
-# JSON change {reminder: [[f, v]...], message: [[f, v]...], counts: [[f, n]...],
-# failure: [f, v, ...], claim: field or '', timeline: [[f, v, ...]...]}, timeline max
-# length, timeline min id (entries older than the retention go).
+# KEYS: reminder, hourly counts, daily counts, clinics, failures stream[, the client's
+# timeline].
+# ARGV: expected rev, reminder ttl, hourly ttl, daily ttl, stream max length, clinic,
+# JSON change {reminder: [[f, v]...] (its messages' fields included; '' deletes a field),
+# counts: [[f, n]...], failure: [f, v, ...], claim: field or '', timeline: [[f, v,
+# ...]...]}, timeline max length, timeline min id (entries older than the retention
+# go), timeline ttl.
 # Applies the change if nobody committed for this reminder since it was loaded (optimistic
-# concurrency on the reminder's ``rev``): a decision made on stale state is refused
+# concurrency on the reminder's rev ``v``): a decision made on stale state is refused
 # whole (-1), so counters, the failure entry and the announcement claim are written once.
 DELIVERY_COMMIT = """
-local rev = tonumber(redis.call('HGET', KEYS[1], 'rev') or '0')
+local rev = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if rev ~= tonumber(ARGV[1]) then return -1 end
 local c = cjson.decode(ARGV[7])
-for _, p in ipairs(c.reminder) do redis.call('HSET', KEYS[1], p[1], p[2]) end
-if c.claim ~= '' then redis.call('HSET', KEYS[1], c.claim, '1') end
-redis.call('HSET', KEYS[1], 'rev', rev + 1)
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if #c.message > 0 then
-  for _, p in ipairs(c.message) do redis.call('HSET', KEYS[2], p[1], p[2]) end
-  redis.call('EXPIRE', KEYS[2], ARGV[2])
+for _, p in ipairs(c.reminder) do
+  if p[2] == '' then
+    redis.call('HDEL', KEYS[1], p[1])
+  else
+    redis.call('HSET', KEYS[1], p[1], p[2])
+  end
 end
+if c.claim ~= '' then redis.call('HSET', KEYS[1], c.claim, '1') end
+redis.call('HSET', KEYS[1], 'v', rev + 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
 if #c.counts > 0 then
   for _, p in ipairs(c.counts) do
+    redis.call('HINCRBY', KEYS[2], p[1], p[2])
     redis.call('HINCRBY', KEYS[3], p[1], p[2])
-    redis.call('HINCRBY', KEYS[4], p[1], p[2])
   end
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-  redis.call('EXPIRE', KEYS[4], ARGV[4])
-  redis.call('SADD', KEYS[5], ARGV[6])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+  redis.call('SADD', KEYS[4], ARGV[6])
 end
 if #c.failure > 0 then
-  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[5], '*', unpack(c.failure))
-  redis.call('SADD', KEYS[5], ARGV[6])
+  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', unpack(c.failure))
+  redis.call('SADD', KEYS[4], ARGV[6])
 end
-if #KEYS > 6 and #c.timeline > 0 then
+if #KEYS > 5 and #c.timeline > 0 then
   for _, e in ipairs(c.timeline) do
-    redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[8], '*', unpack(e))
+    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', unpack(e))
   end
-  redis.call('XTRIM', KEYS[7], 'MINID', '~', ARGV[9])
-  redis.call('EXPIRE', KEYS[7], ARGV[2])
+  redis.call('XTRIM', KEYS[6], 'MINID', '~', ARGV[9])
+  redis.call('EXPIRE', KEYS[6], ARGV[10])
 end
 return rev + 1
 """
@@ -87,26 +91,50 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 1
 """
 
-# KEYS: completions hash, the completion's claim, the client's timeline[, the
-# encouragement's claim].
-# ARGV: day, completion (JSON), assignment ttl, encouragement (and timeline) ttl,
-# timeline entry (JSON [f, v, ...]), timeline max length, timeline min id.
+# KEYS: completions hash, the completion's claim as the previous layout kept it (a key
+# of its own), the client's timeline[, the encouragement's claim].
+# ARGV: day, completion (claimed: ``1`` then what it says), assignment ttl,
+# encouragement (and timeline) ttl, timeline entry (JSON [f, v, ...]), timeline max
+# length, timeline min id.
 # Records the occurrence once (HSETNX), on the timeline too, and claims its
-# announcements: {added, claimed, encouragement claimed}.
+# announcement: the first character of the stored value (``1`` claimed, ``0`` released
+# after a failed publish: claimed again now). A value from before that encoding (JSON,
+# ``{``) keeps its claim in the old claim key. Returns {added, claimed, encouragement
+# claimed}.
 COMPLETION_COMMIT = """
 local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+local claimed = added
 if added == 1 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(cjson.decode(ARGV[5])))
   redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[7])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
+else
+  local v = redis.call('HGET', KEYS[1], ARGV[1])
+  local flag = string.sub(v, 1, 1)
+  if flag == '0' then
+    redis.call('HSET', KEYS[1], ARGV[1], '1' .. string.sub(v, 2))
+    claimed = 1
+  elseif flag == '{' then
+    claimed = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) and 1 or 0
+  end
 end
-local claimed = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) and 1 or 0
 local encourage = 0
 if #KEYS > 3 then
   encourage = redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) and 1 or 0
 end
 return {added, claimed, encourage}
+"""
+
+# KEYS: completions hash, the previous layout's claim key. ARGV: day.
+# Gives a completion's announcement claim back (its publish failed): the retry claims.
+COMPLETION_RELEASE = """
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if v and string.sub(v, 1, 1) == '1' then
+  redis.call('HSET', KEYS[1], ARGV[1], '0' .. string.sub(v, 2))
+end
+redis.call('DEL', KEYS[2])
+return 1
 """
 
 # KEYS: the client's plan hash, the client's timeline (one hash tag: one slot).

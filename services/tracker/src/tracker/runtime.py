@@ -51,6 +51,14 @@ class Runtime:
     _queues: QueueInspector | None = None
 
     async def start(self, service: Service) -> None:
+        if self.settings.redis_cluster:
+            # Refused rather than run on one node of it: the delivery, completion,
+            # assignment and erasure commits still span several hash slots.
+            raise RuntimeError(
+                "TRACKER_REDIS_CLUSTER is not supported yet: the tracker's commit scripts "
+                "span several hash slots; give the tracker its own Redis "
+                "(docs/operations.md, Redis Cluster)"
+            )
         self.open(service.redis, service.key(), service.publisher)
         self._queues = QueueInspector(self.settings.amqp_url, service.topology)
         service.spawn(escalation_loop(self, service), "escalation")
@@ -122,6 +130,7 @@ async def escalation_loop(runtime: Runtime, service: Service) -> None:
 def retention_for(s: TrackerSettings) -> Retention:
     return Retention(
         delivery_days=s.delivery_retention_days,
+        delivery_detail_days=min(s.delivery_detail_retention_days, s.delivery_retention_days),
         hourly_counter_days=s.hourly_counter_retention_days,
         daily_counter_days=s.daily_counter_retention_days,
         assignment_days=s.assignment_retention_days,

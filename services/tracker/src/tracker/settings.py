@@ -41,7 +41,17 @@ class TrackerSettings(ServiceSettings):
         default_factory=dict,
         description="JSON object: dashboard token -> clinic_id; such a token sees only its clinic.",
     )
-    delivery_retention_days: int = Field(default=35, ge=1, le=400)
+    delivery_retention_days: int = Field(
+        default=35, ge=1, le=400, description="Clients' timelines and once-only claims."
+    )
+    delivery_detail_retention_days: int = Field(
+        default=14,
+        ge=4,
+        le=400,
+        description="A reminder's own record (each channel's state, outcome, claims); "
+        "older reminders are told by their timeline entries. Provider callbacks come "
+        "within days (Twilio: at most 72 hours).",
+    )
     hourly_counter_retention_days: int = Field(default=35, ge=1, le=400)
     daily_counter_retention_days: int = Field(default=400, ge=1, le=3650)
     assignment_retention_days: int = Field(

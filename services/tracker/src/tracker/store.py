@@ -25,7 +25,7 @@ from redis.exceptions import NoScriptError
 
 from shared.contracts import ClinicPolicy
 from shared.service import redis_text
-from tracker import lua
+from tracker import encoding, lua
 from tracker.adherence import Completion
 from tracker.decide.delivery import Change, Fact, Loaded
 from tracker.decide.timeline import PlanChange
@@ -42,7 +42,10 @@ SideWrite = Callable[[Pipeline], None]
 
 @dataclass(frozen=True)
 class Retention:
-    delivery_days: int = 35
+    delivery_days: int = 35  # the timeline, once-claims
+    # A reminder's own hash (its messages, outcome, claims): callbacks come within days;
+    # what the console shows of older reminders is their timeline entries.
+    delivery_detail_days: int = 14
     hourly_counter_days: int = 35
     daily_counter_days: int = 400
     assignment_days: int = 400
@@ -73,6 +76,7 @@ class TrackerStore:
         self._assignment = redis.register_script(lua.ASSIGNMENT_COMMIT)
         self._policy = redis.register_script(lua.POLICY_PUT)
         self._completion = redis.register_script(lua.COMPLETION_COMMIT)
+        self._completion_release = redis.register_script(lua.COMPLETION_RELEASE)
         self._policy_claim = redis.register_script(lua.POLICY_CLAIM)
         self._policy_release = redis.register_script(lua.POLICY_RELEASE)
         self._policy_history = redis.register_script(lua.POLICY_HISTORY_ADD)
@@ -89,28 +93,43 @@ class TrackerStore:
 
     async def load_delivery(self, clinic_id: str, reminder_id: str, channel: str) -> Loaded:
         """The reminder, its message on ``channel`` and the outcomes the previous layout
-        claimed: one round trip."""
+        claimed: one round trip. A reminder only the previous layout holds is read from
+        there, and carried into the new hash by the commit."""
         k = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(k.reminder(clinic_id, reminder_id))
-            pipe.hgetall(k.message(clinic_id, reminder_id, channel))
+            pipe.hgetall(k.legacy_reminder(clinic_id, reminder_id))
+            pipe.hgetall(k.legacy_message(clinic_id, reminder_id, channel))
             for kind in ("delivered", "failed"):
                 pipe.exists(k.legacy_outcome(clinic_id, reminder_id, kind))
-            reminder, message, delivered, failed = await pipe.execute()
+            stored, old, old_message, delivered, failed = await pipe.execute()
         before = {kind for kind, n in (("delivered", delivered), ("failed", failed)) if n}
-        return Loaded(_texts(reminder), _texts(message), frozenset(before))
+        if stored or not (old or old_message):
+            reminder, messages = encoding.decode_reminder(_texts(stored))
+            return Loaded(reminder, messages.get(channel, {}), frozenset(before))
+        reminder = {k: v for k, v in _texts(old).items() if k != "rev"}  # the new hash's is 0
+        message = _texts(old_message)
+        carry = encoding.reminder_fields(reminder) | encoding.message_fields(channel, message)
+        return Loaded(reminder, message, frozenset(before), carry)
 
     async def commit_delivery(
-        self, fact: Fact, change: Change, rev: int, now: datetime, also: Sequence[SideWrite] = ()
+        self,
+        fact: Fact,
+        change: Change,
+        rev: int,
+        now: datetime,
+        also: Sequence[SideWrite] = (),
+        *,
+        carry: Mapping[str, str] | None = None,
     ) -> tuple[bool, Exception | None]:
-        """One round trip: the change if ``rev`` still holds, with the side writes. False
+        """One round trip: the change if ``rev`` still holds, with the side writes (and
+        ``carry``: what the previous layout held, as ``Loaded.carry``). False
         if another commit came first (nothing of the change was written); with the error
         of a side write that failed (the commit stands either way)."""
         k, r = self.keys, self.retention
         hourly, daily = k.counts(fact.clinic_id, now)
         keys = [
             k.reminder(fact.clinic_id, fact.reminder_id),
-            k.message(fact.clinic_id, fact.reminder_id, fact.channel),
             hourly,
             daily,
             k.clinics,
@@ -118,23 +137,29 @@ class TrackerStore:
         ]
         if change.timeline_client is not None:
             keys.append(k.timeline(fact.clinic_id, change.timeline_client))
+        fields = {
+            **(carry or {}),
+            **encoding.reminder_fields(change.reminder),
+            **encoding.message_fields(fact.channel, change.message),
+        }
         body = {
-            "reminder": list(change.reminder.items()),
-            "message": list(change.message.items()),
+            "reminder": list(fields.items()),
             "counts": list(change.counts.items()),
             "failure": [x for pair in (change.failure or {}).items() for x in pair],
-            "claim": change.claim or "",
-            "timeline": [_flat(e) for e in change.timeline],
+            "claim": encoding.reminder_field(change.claim) if change.claim else "",
+            "timeline": [_flat(encoding.encode_entry(e)) for e in change.timeline],
         }
-        ttls = [r.delivery_days * DAY, r.hourly_counter_days * DAY, r.daily_counter_days * DAY]
-        args = [rev, *ttls, r.stream_max_len, fact.clinic_id, json.dumps(body)]
-        args += [r.timeline_max_len, r.timeline_min_id(now)]
+        ttls = [r.hourly_counter_days * DAY, r.daily_counter_days * DAY]
+        args = [rev, r.delivery_detail_days * DAY, *ttls, r.stream_max_len, fact.clinic_id]
+        args += [json.dumps(body), r.timeline_max_len, r.timeline_min_id(now)]
+        args.append(r.delivery_days * DAY)
         result, error = await self._pipelined(self._delivery.sha, keys, args, also)
         return int(result) >= 0, error
 
     async def release_outcome(self, clinic_id: str, reminder_id: str, claim: str) -> None:
         """Undo an announcement's claim whose publish failed: the retry announces."""
-        await self.redis.hdel(self.keys.reminder(clinic_id, reminder_id), claim)
+        key = self.keys.reminder(clinic_id, reminder_id)
+        await self.redis.hdel(key, encoding.reminder_field(claim))
 
     def map_message(
         self, provider: str, message_id: str, clinic_id: str, reminder_id: str
@@ -155,7 +180,7 @@ class TrackerStore:
         return unscoped(redis_text(raw)) if raw else None
 
     async def reminder(self, clinic_id: str, reminder_id: str) -> dict[str, str]:
-        return _texts(await self.redis.hgetall(self.keys.reminder(clinic_id, reminder_id)))
+        return (await self.reminder_console(clinic_id, reminder_id, ()))[0]
 
     async def _pipelined(
         self, sha: str, keys: list[str], args: list[Any], also: Sequence[SideWrite]
@@ -266,10 +291,10 @@ class TrackerStore:
         r = self.retention
         args: list[str | int] = [
             iso,
-            json.dumps(data),
+            encoding.encode_completion(data),
             r.assignment_days * DAY,
             r.delivery_days * DAY,
-            json.dumps(_flat(entry)),
+            json.dumps(_flat(encoding.encode_entry(entry))),
             r.timeline_max_len,
             r.timeline_min_id(now),
         ]
@@ -277,7 +302,10 @@ class TrackerStore:
         return bool(added), bool(claimed), bool(encouraged)
 
     async def release_completion(self, clinic_id: str, assignment_id: str, day: date) -> None:
-        await self.release(*_done(scoped(clinic_id, assignment_id), day.isoformat()))
+        iso = day.isoformat()
+        keys = [self.keys.completions(clinic_id, assignment_id)]
+        keys.append(self.keys.once(*_done(scoped(clinic_id, assignment_id), iso)))
+        await self._completion_release(keys=keys, args=[iso])
 
     async def release_encouragement(self, clinic_id: str, assignment_id: str, day: date) -> None:
         await self.release(*_encouraged(scoped(clinic_id, assignment_id), day.isoformat()))
@@ -288,7 +316,7 @@ class TrackerStore:
         """True if this occurrence had no completion yet (and now has this one)."""
         key = self.keys.completions(clinic_id, assignment_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hsetnx(key, day.isoformat(), json.dumps(data))
+            pipe.hsetnx(key, day.isoformat(), encoding.encode_completion(data))
             pipe.expire(key, self.retention.assignment_days * DAY)
             added, _ = await pipe.execute()
         return bool(added)
@@ -430,7 +458,7 @@ class TrackerStore:
 
         def write(pipe: Pipeline) -> None:
             for entry in entries:
-                fields: dict[Any, Any] = dict(entry)
+                fields: dict[Any, Any] = encoding.encode_entry(entry)
                 pipe.xadd(key, fields, maxlen=r.timeline_max_len, approximate=True)
             pipe.xtrim(key, minid=r.timeline_min_id(now), approximate=True)
             pipe.expire(key, r.delivery_days * DAY)
@@ -457,7 +485,7 @@ class TrackerStore:
         body = {
             "seen": [x for pair in change.seen.items() for x in pair],
             "forget": change.forget,
-            "timeline": [_flat(e) for e in change.entries],
+            "timeline": [_flat(encoding.encode_entry(e)) for e in change.entries],
         }
         ttl = r.delivery_days * DAY
         args: list[str | int] = [change.at, change.plan, ttl, r.timeline_max_len]
@@ -478,13 +506,20 @@ class TrackerStore:
     async def reminder_console(
         self, clinic_id: str, reminder_id: str, channels: Sequence[str]
     ) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-        """A reminder's hash and its message on each channel: one round trip."""
+        """A reminder's fields and its message on each channel: one round trip (the
+        previous layout's hashes when the new one holds nothing)."""
+        k = self.keys
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.reminder(clinic_id, reminder_id))
+            pipe.hgetall(k.reminder(clinic_id, reminder_id))
+            pipe.hgetall(k.legacy_reminder(clinic_id, reminder_id))
             for channel in channels:
-                pipe.hgetall(self.keys.message(clinic_id, reminder_id, channel))
-            reminder, *messages = await pipe.execute()
-        return _texts(reminder), {c: _texts(m) for c, m in zip(channels, messages, strict=True)}
+                pipe.hgetall(k.legacy_message(clinic_id, reminder_id, channel))
+            stored, old, *old_messages = await pipe.execute()
+        if stored or not (old or any(old_messages)):
+            reminder, found = encoding.decode_reminder(_texts(stored))
+            return reminder, {c: found.get(c, {}) for c in channels}
+        messages = {c: _texts(m) for c, m in zip(channels, old_messages, strict=True)}
+        return _texts(old), messages
 
     # -- the policy console: versions, history, the clinic's policies -------------------
 
@@ -619,7 +654,7 @@ def _completions(raw: Mapping[Any, Any]) -> dict[date, Completion]:
     result: dict[date, Completion] = {}
     for field, value in raw.items():
         day = date.fromisoformat(redis_text(field))
-        data = json.loads(value)
+        data = encoding.decode_completion(redis_text(value))
         result[day] = Completion(day, data.get("rating"), data.get("note"))
     return result
 
@@ -629,7 +664,7 @@ def _flat(entry: Mapping[str, str]) -> list[str]:
 
 
 def _entries(raw: Sequence[tuple[Any, Mapping[Any, Any]]]) -> list[tuple[str, dict[str, str]]]:
-    return [(redis_text(i), _texts(fields)) for i, fields in raw]
+    return [(redis_text(i), encoding.decode_entry(_texts(fields))) for i, fields in raw]
 
 
 def _raise_first(results: list[Any]) -> None:

@@ -64,12 +64,14 @@ class Fact:
 
 @dataclass(frozen=True)
 class Loaded:
-    """The reminder's hash, the message's hash and the outcomes claimed before this
-    layout (``once:outcome:...``), as one load read them."""
+    """The reminder's fields, its message's fields and the outcomes claimed before this
+    layout (``once:outcome:...``), as one load read them; ``carry``: what only a previous
+    key layout holds, for the commit to write into the current one (as stored)."""
 
     reminder: Mapping[str, str] = field(default_factory=dict)
     message: Mapping[str, str] = field(default_factory=dict)
     announced_before: frozenset[str] = frozenset()
+    carry: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rev(self) -> int:

@@ -5,8 +5,9 @@ What the tracker holds about a client (``keys.py``): its assignment index
 ``client:<clinic>/<client>`` and through it each assignment's record, completions,
 once-claims (``once:<what>:<clinic>/<assignment>:...``) and ``active`` member; its
 timeline and plan; its member of the clinic's client index; each of its reminders'
-hash (which names the client) with its messages, its legacy once-claims and its entries
-in the clinic's failures stream; its done links (``link:<code>``, which name it).
+hash (which names the client; ``r:`` or the previous layout's ``reminder:`` with a
+``message:`` hash per channel), its legacy once-claims and its entries in the clinic's
+failures stream; its done links (``link:<code>``, which name it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ class Found:
     clinic_id: str
     client_ref: str
     assignment_ids: list[str]
-    # The clinic's reminder hashes: key -> the client ref each names ('' if none).
+    # The clinic's reminder hashes (either layout): key -> the client ref each names
+    # ('' if none).
     reminders: dict[str, str]
     # Done links: key -> (clinic, client) each names.
     links: dict[str, tuple[str, str]]
@@ -77,9 +79,9 @@ def erasure_targets(keys: Keys, found: Found) -> Targets:
         "assignments": [keys.assignment(clinic, a) for a in found.assignment_ids],
         "completions": [keys.completions(clinic, a) for a in found.assignment_ids],
         "once_claims": [k for k in found.once_keys if _names_scope(keys, k, scopes)],
-        "reminders": [keys.reminder(clinic, r) for r in reminder_ids],
+        "reminders": sorted(k for k, owner in found.reminders.items() if owner == client),
         "messages": [
-            keys.message(clinic, r, channel)
+            keys.legacy_message(clinic, r, channel)
             for r in reminder_ids
             for channel in [*(c.value for c in Channel), NO_CHANNEL]
         ],
@@ -97,12 +99,15 @@ def erasure_targets(keys: Keys, found: Found) -> Targets:
 
 
 def _reminder_ids(keys: Keys, found: Found) -> list[str]:
-    head = keys.key("reminder", "{" + scoped(found.clinic_id, ""))
-    return sorted(
-        key.removeprefix(head).removesuffix("}")
-        for key, client in found.reminders.items()
-        if client == found.client_ref and key.startswith(head) and key.endswith("}")
-    )
+    tag = "{" + scoped(found.clinic_id, "")
+    ids: set[str] = set()
+    for head in (keys.key("r", tag), keys.key("reminder", tag)):
+        ids.update(
+            key.removeprefix(head).removesuffix("}")
+            for key, client in found.reminders.items()
+            if client == found.client_ref and key.startswith(head) and key.endswith("}")
+        )
+    return sorted(ids)
 
 
 def _names_scope(keys: Keys, key: str, scopes: Iterable[str]) -> bool:

@@ -25,6 +25,7 @@ PENDING = "timeline:pending"  # reminder field: entries waiting for the reminder
 SEEN = "tl:"  # reminder field prefix: a (channel, kind, reason) already on the timeline
 PLAN_SEEN = "seen:"  # plan hash field prefix: a plan decision already on the timeline
 MAX_PENDING = 20
+ABOUT = ("assignment_id", "occurrence_date", "purpose")  # a reminder's, on its first entry
 
 KIND_WORDS = {
     "sent": "Sent",
@@ -145,8 +146,14 @@ def delivery_step(
         return DeliveryStep([], fields, None)
     if pending:
         fields[PENDING] = ""
-    about = {k: meta[k] for k in ("assignment_id", "occurrence_date", "purpose") if k in meta}
-    entries = [{**about, **e} for e in pending + new]
+    entries = pending + new
+    # What the reminder is about goes on its first entry only: the console's rows take
+    # it from there for the reminder's later ones (``timeline_rows``), and a month of
+    # entries holds a third less.
+    earlier = any(k.startswith(SEEN) for k in meta)
+    if entries and (pending or not earlier):
+        about = {k: meta[k] for k in ABOUT if k in meta}
+        entries[0] = {**about, **entries[0]}
     return DeliveryStep(entries, fields, client if entries else None)
 
 
@@ -326,8 +333,17 @@ def row(stream_id: str, entry: Mapping[str, str]) -> dict[str, Any]:
 
 
 def timeline_rows(entries: Iterable[tuple[str, Mapping[str, str]]]) -> list[dict[str, Any]]:
-    """Newest first by the time each thing happened (the stream id breaks ties: arrival)."""
-    return _newest_first([row(i, e) for i, e in entries])
+    """Newest first by the time each thing happened (the stream id breaks ties: arrival).
+    A reminder's later entries get what it is about from its first one."""
+    rows = [row(i, e) for i, e in entries]
+    about: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["reminder_id"] and r["assignment_id"] and r["kind"] != "completed":
+            about.setdefault(r["reminder_id"], {k: r[k] for k in ABOUT})
+    for r in rows:
+        if r["reminder_id"] and not r["assignment_id"] and r["reminder_id"] in about:
+            r.update(about[r["reminder_id"]])
+    return _newest_first(rows)
 
 
 def _newest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ class Delivery(Announcing):
             if change.empty and not also:
                 return
             committed, failed_write = await self.store.commit_delivery(
-                fact, change, loaded.rev, now, also
+                fact, change, loaded.rev, now, also, carry=loaded.carry
             )
             if committed:
                 break

@@ -3,9 +3,9 @@ services' reports, answer the EHR with ``client.erasure.completed``.
 
 Load, decide (``decide/erasure.py``), one commit (``lua.ERASE_CLIENT``). Reminder hashes
 and done links are not indexed by client: the load finds them with a SCAN of the
-clinic's ``reminder:{<clinic>/*}`` keys and of ``link:*`` (a pass over the keyspace,
-server-side filtered, with a read of each match's owner): erasure is rare, and an index
-per client would cost every send a write.
+clinic's ``r:{<clinic>/*}`` keys (and the previous layout's ``reminder:{<clinic>/*}``)
+and of ``link:*`` (a pass over the keyspace, server-side filtered, with a read of each
+match's owner): erasure is rare, and an index per client would cost every send a write.
 
 The reports of one erasure are gathered in ``erasure:<clinic>/<erasure event id>`` (a
 hash of counts per service that never names the client, kept ``GATHER_TTL_SECONDS``).
@@ -88,8 +88,9 @@ class Erasures:
         k, redis = self.store.keys, self.store.redis
         ids = sorted(redis_text(i) for i in await redis.smembers(k.client(clinic_id, client_ref)))
         clinic = glob_escape(clinic_id)
-        own = glob_escape(k.key("reminder", "{" + clinic_id + "/")) + "*"
-        reminders = await self._owners(own, ["client_ref"])
+        tag = "{" + clinic_id + "/"
+        reminders = await self._owners(glob_escape(k.key("r", tag)) + "*", ["c"])
+        reminders |= await self._owners(glob_escape(k.key("reminder", tag)) + "*", ["client_ref"])
         links = await self._owners(
             glob_escape(k.key("link", "")) + "*", ["clinic_id", "client_ref"]
         )
