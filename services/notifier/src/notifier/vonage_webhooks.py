@@ -29,7 +29,7 @@ from notifier.providers.vonage import REPLY_PARAM, problem_code
 from notifier.runtime import Runtime
 from notifier.statuses import StatusReport, announce_status
 from notifier.vonage_replies import Inbound, send_reply
-from notifier.webhooks import MAX_BODY, keyword_reply
+from notifier.webhooks import bounded_body, keyword_reply
 from shared.contracts import DeliveryStatus
 from shared.logging import get_logger
 from shared.service import Service
@@ -95,11 +95,7 @@ def e164(number: object) -> str | None:
 
 async def signed_json(request: Request, runtime: Runtime) -> dict[str, Any]:
     """The JSON body, if the request really comes from Vonage."""
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise HTTPException(415, "expected application/json")
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise HTTPException(413, "body too large")
+    raw = await bounded_body(request, "application/json")
     authorization = request.headers.get("Authorization", "")
     if not authorization:
         raise HTTPException(401, "missing Authorization: Bearer <Vonage signed JWT>")

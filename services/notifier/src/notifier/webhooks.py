@@ -52,13 +52,19 @@ def twiml(message: str | None = None) -> Response:
     return Response(body, media_type=TWIML)
 
 
-async def signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
-    """The form parameters, if the request really comes from Twilio."""
-    if "application/x-www-form-urlencoded" not in request.headers.get("content-type", ""):
-        raise HTTPException(415, "expected application/x-www-form-urlencoded")
+async def bounded_body(request: Request, content_type: str) -> bytes:
+    """A provider callback's body: of the type it must have, and not over ``MAX_BODY``."""
+    if content_type not in request.headers.get("content-type", ""):
+        raise HTTPException(415, f"expected {content_type}")
     raw = await request.body()
     if len(raw) > MAX_BODY:
         raise HTTPException(413, "body too large")
+    return raw
+
+
+async def signed_form(request: Request, runtime: Runtime) -> dict[str, str]:
+    """The form parameters, if the request really comes from Twilio."""
+    raw = await bounded_body(request, "application/x-www-form-urlencoded")
     try:
         params = dict(parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw)))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from shared.contracts import ClientPlan, DeliveryStatus
 from tracker.adherence import Completion
 from tracker.delivery import is_failure
+from tracker.encoding import ENTRY_ORDER
 from tracker.privacy import scrub
 from tracker.records import AssignmentRecord
 
@@ -311,22 +312,7 @@ def words(entry: Mapping[str, str]) -> str:
 
 
 def row(stream_id: str, entry: Mapping[str, str]) -> dict[str, Any]:
-    keys = (
-        "at",
-        "kind",
-        "reminder_id",
-        "assignment_id",
-        "occurrence_date",
-        "purpose",
-        "channel",
-        "provider",
-        "reason",
-        "source",
-        "until",
-        "from",
-        "slot",
-    )
-    found: dict[str, Any] = {k: entry.get(k) or None for k in keys}
+    found: dict[str, Any] = {k: entry.get(k) or None for k in ENTRY_ORDER}
     found["id"] = stream_id
     found["words"] = words(entry)
     return found
