@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from shared.contracts import (
     new_envelope,
 )
 from shared.contracts.examples import example_policy
-from shared.contracts.policy import Senders
+from shared.contracts.policy import QuietHours, Senders
 from shared.errors import PermanentError, TransientError
 from shared.service import create_http_app
 from tests.fakes.twilio_api import FakeTwilio
@@ -69,7 +70,14 @@ class Failover:
     async def senders(self, senders: Senders) -> None:
         policy = example_policy()
         messaging = policy.messaging.model_copy(update={"senders": senders})
-        policy = policy.model_copy(update={"messaging": messaging})
+        # Quiet hours half a day away (the client is in UTC): the example's 21:00-08:00
+        # would hold these sends back whenever the suite runs in the evening.
+        now = datetime.now(UTC)
+        quiet = QuietHours(
+            start=(now + timedelta(hours=10)).time().replace(second=0, microsecond=0),
+            end=(now + timedelta(hours=12)).time().replace(second=0, microsecond=0),
+        )
+        policy = policy.model_copy(update={"messaging": messaging, "quiet_hours": quiet})
         assert await self.runtime.directory.save_policy(CLINIC, policy)
 
     def due(self, client_ref: str) -> ReminderDue:
