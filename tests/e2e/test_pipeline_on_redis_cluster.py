@@ -47,12 +47,6 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.integration,
     pytest.mark.timeout(240),
-    # The scheduler and the notifier run on the cluster; the tracker's store is being
-    # made slot-safe (its own keys, scripts and Service.store) at the same time. Until
-    # then its handlers retry on MovedError and reminder.delivered never comes.
-    pytest.mark.xfail(
-        reason="the tracker does not use the cluster client (Service.store) yet", strict=False
-    ),
 ]
 
 MASTERS = 3

@@ -36,6 +36,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from shared.handling import (
@@ -537,7 +538,7 @@ async def discard(
     *,
     reason: str,
     who: str,
-    redis: Redis,
+    redis: Redis | RedisCluster,  # a service's store: one key, so either client does
     redis_prefix: str,
     max_messages: int = MAX_MESSAGES,
 ) -> Outcome:

@@ -23,8 +23,6 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 
 from shared.contracts import (
     CompletionSource,
@@ -35,9 +33,9 @@ from shared.contracts import (
 )
 from shared.links import is_authentic
 from shared.logging import get_logger
-from shared.service import redis_text
+from shared.service import RedisClient, redis_text
 from tracker.decide.completion import CompletionInput
-from tracker.store import SideWrite, TrackerStore
+from tracker.store import AnyPipeline, SideWrite, TrackerStore
 from tracker.usecases.completion import Completions
 
 log = get_logger("tracker.done_links")
@@ -115,7 +113,7 @@ def _date(raw: str | None) -> date | None:
 class LinkRecords:
     """One hash per code, ``<prefix>:link:<code>``, expiring a grace period after the link."""
 
-    def __init__(self, redis: Redis, prefix: str, grace_days: int) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, grace_days: int) -> None:
         self.redis = redis
         self.prefix = prefix
         self.grace = grace_days * DAY
@@ -138,7 +136,7 @@ class LinkRecords:
         EVALSHA: a script Redis forgot cannot fail it after the commit went through."""
         key, args = self._key(code), self._args(record)
 
-        def write(pipe: Pipeline) -> None:
+        def write(pipe: AnyPipeline) -> None:
             pipe.eval(_PUT, 1, key, *args)
 
         return write
@@ -151,7 +149,7 @@ class LinkRecords:
         purpose), kept as long as that reminder's own link record."""
         key, expires = self._digest_key(digest), int(record.expires_at.timestamp())
 
-        def write(pipe: Pipeline) -> None:
+        def write(pipe: AnyPipeline) -> None:
             pipe.hset(key, code, purpose)
             # A digest's reminders share one expiry (one message made their links).
             pipe.expireat(key, expires + self.grace)
@@ -212,7 +210,7 @@ class DoneLinks:
         purpose = (event.purpose or ReminderPurpose.REMINDER).value
         line = self.records.digest_write(digest, event.link_code, record, purpose)
 
-        def both(pipe: Pipeline) -> None:
+        def both(pipe: AnyPipeline) -> None:
             own(pipe)
             line(pipe)
 

@@ -36,6 +36,9 @@ Global: ``active`` (set of ``<clinic>/<assignment>``), ``clinics``, ``backlog:<r
 ``link:<code>``, ``digest:<code>`` (a digest link's done codes, see ``done_links.py``).
 Per erasure: ``erasure:<clinic>/<erasure event id>`` (the services' counts, no client ref;
 see ``usecases/erasure.py``).
+On a Redis Cluster the prefix is ``{<namespace>:bs:tracker}`` (``cluster_prefix``): one
+slot, on one master, for every tracker key (see docs/operations.md for what that means
+for sizing). A single Redis keeps the prefix without braces: nothing moves.
 Before this layout an outcome was claimed with ``once:outcome:<clinic>/<reminder>:<kind>``:
 still read (never written) until the delivery retention has passed.
 """
@@ -46,6 +49,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 LATEST = "_latest"  # never a policy id: refs start with a letter or digit
+
+
+def cluster_prefix(prefix: str) -> str:
+    """The prefix on a Redis Cluster (``TRACKER_REDIS_CLUSTER``): itself a hash tag, the
+    first ``{...}`` of every key and so the one Redis hashes, so all the tracker's keys
+    share one slot and every script and pipeline is slot-safe as written. The per
+    reminder and per client tags below then only name things."""
+    return "{" + prefix + "}"
 
 
 def scoped(clinic_id: str, ref: str) -> str:

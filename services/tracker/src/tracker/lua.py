@@ -1,14 +1,10 @@
 """The Lua scripts of the tracker's store: each is one atomic commit of a decision.
 
-Redis Cluster: a script's keys must share a hash slot. The delivery commit's reminder
-hash (tag ``{<clinic>/<reminder>}``; its messages are fields of it) does; its counters,
-``clinics`` set and failures stream are the clinic's, named before tags existed, so they
-cannot share it without a new key layout (on a cluster they would move to a second call
-after the commit; until then the tracker refuses ``TRACKER_REDIS_CLUSTER``). The same
-holds for the assignment commit (record, client index, ``active``) and the completion
-commit (completions hash, the client's timeline, the encouragement's claim). The plan
-commit's plan hash and timeline share the client's tag. The policy script and the
-done-link script touch one key each.
+Redis Cluster: a script's keys must share a hash slot. On a cluster every tracker key
+carries the prefix's tag (``keys.cluster_prefix``), so they all do; the tags per
+reminder (``{<clinic>/<reminder>}``) and per client (``{<clinic>/<client>}``) only name
+things there. Spreading the scripts over slots (the delivery commit's counters, failures
+stream and timeline out of the reminder's slot) is not done: docs/operations.md.
 """
 
 from __future__ import annotations

@@ -10,18 +10,31 @@ harmless. Delivery state and once-only
 claims are not moved: they expire within their retention (see the README).
 
     python -m tracker.migrate        # with the tracker's TRACKER_* settings
+
+Moving to a Redis Cluster (``TRACKER_REDIS_CLUSTER=true``): there every key carries the
+prefix as its hash tag, ``{<namespace>:bs:tracker}:...`` (``keys.cluster_prefix``), so
+the keys are copied across under that name, each with its value (DUMP/RESTORE) and its
+remaining TTL; a key the cluster already holds is kept (the running tracker's wins), so
+running it again copies only what is new. Stop the tracker (or let its queue wait) for
+the copy, then start it on the cluster:
+
+    python -m tracker.migrate --to-cluster redis://<a cluster node>:6379/0
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ResponseError
 
+from shared.erasure import glob_escape
 from shared.service import redis_text
 from tracker.app import NAME
-from tracker.keys import scoped
+from tracker.keys import cluster_prefix, scoped
 from tracker.records import AssignmentRecord
 from tracker.runtime import retention_for
 from tracker.settings import TrackerSettings
@@ -78,11 +91,62 @@ async def migrate(store: TrackerStore) -> dict[str, int]:
     return {"assignments": len(assignments), "policies": len(policies)}
 
 
+COPY_BATCH = 500
+
+
+async def copy_to_cluster(source: Redis, prefix: str, target: RedisCluster) -> dict[str, int]:
+    """Every key under ``prefix`` on ``source`` into ``target`` under the cluster's
+    tagged prefix, with its TTL; keys the cluster holds already are kept."""
+    counts = {"copied": 0, "kept": 0}
+    batch: list[bytes] = []
+    async for key in source.scan_iter(match=glob_escape(prefix) + ":*", count=COPY_BATCH):
+        batch.append(key)
+        if len(batch) >= COPY_BATCH:
+            await _copy(source, prefix, target, batch, counts)
+            batch = []
+    await _copy(source, prefix, target, batch, counts)
+    return counts
+
+
+async def _copy(
+    source: Redis, prefix: str, target: RedisCluster, keys: list[bytes], counts: dict[str, int]
+) -> None:
+    async with source.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.pttl(key)
+            pipe.dump(key)
+        rows = await pipe.execute()
+    tagged = cluster_prefix(prefix)
+    for key, ttl, value in zip(keys, rows[::2], rows[1::2], strict=True):
+        if value is None or ttl == -2:  # expired since the scan
+            continue
+        name = tagged + redis_text(key).removeprefix(prefix)
+        try:  # a key's TTL of -1 (none) is RESTORE's 0
+            await target.restore(name, max(int(ttl), 0), value)
+            counts["copied"] += 1
+        except ResponseError as exc:
+            if "BUSYKEY" not in str(exc):
+                raise
+            counts["kept"] += 1
+
+
 async def _main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tracker.migrate")
+    parser.add_argument("--to-cluster", metavar="URL", help="copy every key into this cluster")
+    target_url = parser.parse_args().to_cluster
     settings = TrackerSettings()
     redis = Redis.from_url(settings.redis_url)
+    prefix = f"{settings.redis_prefix}:{NAME}"
     try:
-        store = TrackerStore(redis, f"{settings.redis_prefix}:{NAME}", retention_for(settings))
+        if target_url:
+            target = RedisCluster.from_url(target_url)
+            await target.initialize()
+            try:
+                print(json.dumps(await copy_to_cluster(redis, prefix, target)))
+            finally:
+                await target.aclose()
+            return
+        store = TrackerStore(redis, prefix, retention_for(settings))
         print(json.dumps(await migrate(store)))
     finally:
         await redis.aclose()

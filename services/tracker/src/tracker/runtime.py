@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from redis.asyncio import Redis
-
 from shared.contracts import utcnow
 from shared.logging import get_logger
 from shared.ordering import InOrder
-from shared.service import Service
+from shared.service import RedisClient, Service
 from shared.settings import secret_values
 from tracker.done_links import DoneLinks, LinkRecords
+from tracker.keys import cluster_prefix
 from tracker.queues import QueueInspector
 from tracker.settings import TrackerSettings
 from tracker.store import Retention, TrackerStore
@@ -51,15 +50,12 @@ class Runtime:
     _queues: QueueInspector | None = None
 
     async def start(self, service: Service) -> None:
-        if self.settings.redis_cluster:
-            # Refused rather than run on one node of it: the delivery, completion,
-            # assignment and erasure commits still span several hash slots.
-            raise RuntimeError(
-                "TRACKER_REDIS_CLUSTER is not supported yet: the tracker's commit scripts "
-                "span several hash slots; give the tracker its own Redis "
-                "(docs/operations.md, Redis Cluster)"
-            )
-        self.open(service.redis, service.key(), service.publisher)
+        prefix = service.key()
+        self.open(
+            service.store,
+            cluster_prefix(prefix) if self.settings.redis_cluster else prefix,
+            service.publisher,
+        )
         self._queues = QueueInspector(self.settings.amqp_url, service.topology)
         service.spawn(escalation_loop(self, service), "escalation")
 
@@ -68,7 +64,7 @@ class Runtime:
             await self._queues.close()
         self._cases = self._queues = None
 
-    def open(self, redis: Redis, prefix: str, publisher: Publisher) -> UseCases:
+    def open(self, redis: RedisClient, prefix: str, publisher: Publisher) -> UseCases:
         """The use cases on this Redis and publisher (``start``, or a bench without a broker)."""
         s, clock = self.settings, self.clock
         store = TrackerStore(redis, prefix, retention_for(s))

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
+from redis.commands.core import AsyncScript as Script
 from redis.exceptions import NoScriptError
 
 from shared.contracts import ClinicPolicy
-from shared.service import redis_text
+from shared.service import RedisClient, redis_text
 from tracker import encoding, lua
 from tracker.adherence import Completion
 from tracker.decide.delivery import Change, Fact, Loaded
@@ -37,7 +38,8 @@ DAY = 86_400
 HISTORY_KEPT = 50  # versions of a policy whose who/when/what the console shows
 # A write that rides along with a commit in the same round trip; it must be idempotent,
 # since a refused commit is sent again with it.
-SideWrite = Callable[[Pipeline], None]
+AnyPipeline = Pipeline | ClusterPipeline  # a single Redis's or a cluster's (one slot)
+SideWrite = Callable[[AnyPipeline], None]
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class ClientView:
 
 
 class TrackerStore:
-    def __init__(self, redis: Redis, prefix: str, retention: Retention = Retention()) -> None:
+    def __init__(self, redis: RedisClient, prefix: str, retention: Retention = Retention()) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
         self.retention = retention
@@ -153,7 +155,7 @@ class TrackerStore:
         args = [rev, r.delivery_detail_days * DAY, *ttls, r.stream_max_len, fact.clinic_id]
         args += [json.dumps(body), r.timeline_max_len, r.timeline_min_id(now)]
         args.append(r.delivery_days * DAY)
-        result, error = await self._pipelined(self._delivery.sha, keys, args, also)
+        result, error = await self._pipelined(self._delivery, keys, args, also)
         return int(result) >= 0, error
 
     async def release_outcome(self, clinic_id: str, reminder_id: str, claim: str) -> None:
@@ -170,7 +172,7 @@ class TrackerStore:
         # back within hours (Twilio: at most 72): days, not the delivery retention.
         ttl = min(self.retention.delivery_days, CALLBACK_WINDOW_DAYS) * DAY
 
-        def write(pipe: Pipeline) -> None:
+        def write(pipe: AnyPipeline) -> None:
             pipe.set(key, scoped(clinic_id, reminder_id), ex=ttl)
 
         return write
@@ -183,14 +185,15 @@ class TrackerStore:
         return (await self.reminder_console(clinic_id, reminder_id, ()))[0]
 
     async def _pipelined(
-        self, sha: str, keys: list[str], args: list[Any], also: Sequence[SideWrite]
+        self, script: Script, keys: list[str], args: list[Any], also: Sequence[SideWrite]
     ) -> tuple[Any, Exception | None]:
-        """EVALSHA in a pipeline with the side writes (not through ``Script.__call__``,
-        whose pipeline path asks SCRIPT EXISTS first: a round trip on every commit).
+        """The script in a pipeline with the side writes (``_script_call``; not through
+        ``Script.__call__``, whose pipeline path asks SCRIPT EXISTS first: a round trip
+        on every commit).
         The script's result, and the first side write's error if one failed."""
         for attempt in (1, 2):
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.evalsha(sha, len(keys), *keys, *args)
+                _script_call(pipe, script, keys, args)
                 for write in also:
                     write(pipe)
                 result, *others = await pipe.execute(raise_on_error=False)
@@ -420,7 +423,7 @@ class TrackerStore:
         keys = [self.keys.policy(clinic_id, policy.policy_id), self.keys.policy(clinic_id, LATEST)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.evalsha(self._policy.sha, 1, key, raw, policy.version)
+                _script_call(pipe, self._policy, [key], [raw, policy.version])
             pipe.sadd(self.keys.policies(clinic_id), policy.policy_id)  # the console's list
             *results, _ = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in results):  # idempotent: run again
@@ -456,7 +459,7 @@ class TrackerStore:
         only beside writes that are never sent again (the counters of a retried attempt)."""
         key, r = self.keys.timeline(clinic_id, client_ref), self.retention
 
-        def write(pipe: Pipeline) -> None:
+        def write(pipe: AnyPipeline) -> None:
             for entry in entries:
                 fields: dict[Any, Any] = encoding.encode_entry(entry)
                 pipe.xadd(key, fields, maxlen=r.timeline_max_len, approximate=True)
@@ -630,6 +633,16 @@ class TrackerStore:
         values = await self.redis.mget(keys) if keys else []
         reports = [cast(dict[str, Any], json.loads(v)) for v in values if v]
         return sorted(reports, key=lambda r: str(r.get("replica")))
+
+
+def _script_call(pipe: AnyPipeline, script: Script, keys: list[str], args: list[Any]) -> None:
+    """A script in a pipeline: by its sha on a single Redis; by its text on a cluster,
+    whose client refuses EVALSHA in a pipeline (the tracker's keys share one slot, so
+    the pipeline still goes to one node in one round trip)."""
+    if isinstance(pipe, ClusterPipeline):
+        pipe.eval(cast(str, script.script), len(keys), *keys, *args)
+    else:
+        pipe.evalsha(script.sha, len(keys), *keys, *args)
 
 
 def hours_back(now: datetime, hours: int) -> list[datetime]:
