@@ -2,9 +2,10 @@
 free loopback ports, one test module, stopped at the end.
 
 The tracker runs in-process with ``TRACKER_REDIS_CLUSTER=true`` (its store is the
-cluster client, its prefix the hash tag ``{<namespace>:bs:tracker}``, ``keys.py``). The
+cluster client, each clinic's keys in a slot of their own, ``{<namespace>:bs:tracker/
+<clinic>}:...``, the global ones under ``{<namespace>:bs:tracker}``, ``keys.py``). The
 cluster client refuses any script or multi-key command whose keys hash to different
-slots (the negative control shows it for the single-Redis prefix), so every send,
+slots (the negative control shows it for the single-Redis layout), so every send,
 status, completion, plan, console read and erasure that succeeds here was slot-safe.
 The flows are the single-Redis tests' own, imported and run again on the cluster.
 """
@@ -13,7 +14,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aio_pika.abc import AbstractChannel
@@ -26,8 +28,10 @@ from shared.contracts import (
     ClientErased,
     ClientErasureCompleted,
     new_envelope,
+    utcnow,
 )
 from shared.erasure import erasure_report
+from shared.links import done_code
 from shared.service import redis_text
 from shared.topology import Topology
 from tests.scheduler.test_redis_cluster import free_port_block
@@ -35,6 +39,7 @@ from tests.support.infra import wait_for
 from tests.support.servers import DedicatedRedis, redis_cluster
 from tests.tracker.conftest import (
     CLINIC_TOKENS,
+    SECRET,
     Tracker,
     assigned,
     settings_for,
@@ -48,15 +53,23 @@ from tests.tracker.test_console_timeline_api import (
     test_two_clinics_with_the_same_client_ref_see_only_their_own,
 )
 from tests.tracker.test_delivery_store import Published, send
+from tests.tracker.test_digest_page import (
+    test_the_page_lists_each_reminder_and_a_button_records_only_that_one,
+)
+from tests.tracker.test_done_link import (
+    test_opening_the_link_records_nothing_and_its_button_records_once,
+)
 from tests.tracker.test_tracker_flows import (
     test_a_completion_is_recorded_and_announced_once,
     test_a_status_before_its_send_is_announced_by_the_send,
     test_out_of_order_and_duplicate_callbacks_announce_delivery_once,
 )
 from tracker.handlers import handle
-from tracker.keys import cluster_prefix
+from tracker.keys import Keys
 from tracker.migrate import copy_to_cluster
 from tracker.runtime import Runtime
+from tracker.store import TrackerStore
+from tracker.usecases.delivery import Delivery
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -70,8 +83,10 @@ __all__ = [
     "test_a_completion_is_recorded_and_announced_once",
     "test_a_status_before_its_send_is_announced_by_the_send",
     "test_an_older_plan_never_replaces_a_newer_one",
+    "test_opening_the_link_records_nothing_and_its_button_records_once",
     "test_out_of_order_and_duplicate_callbacks_announce_delivery_once",
     "test_the_client_shows_every_decision_with_its_reason",
+    "test_the_page_lists_each_reminder_and_a_button_records_only_that_one",
     "test_two_clinics_with_the_same_client_ref_see_only_their_own",
 ]
 
@@ -103,23 +118,43 @@ async def tracker(
         yield running_
 
 
-async def test_the_tracker_uses_the_cluster_client_and_one_tagged_prefix(
+async def test_the_tracker_spreads_its_keys_over_the_masters_by_clinic(
     tracker: Tracker, client: RedisCluster
 ) -> None:
+    """Each clinic's keys are one slot (so its scripts stay atomic); clinics land on
+    different slots and, with enough of them, on every master."""
     store = tracker.runtime.store
     assert isinstance(store.redis, RedisCluster)
-    assert store.prefix == "{" + f"{tracker.topology.namespace}:bs:tracker" + "}"
-    await tracker.publish(assigned(str(uuid.uuid4()), clinic=CLINIC))
-    match = store.prefix.replace("{", "\\{").replace("}", "\\}") + ":*"
+    base = f"{tracker.topology.namespace}:bs:tracker"
+    assert store.keys.spread
+    assert store.prefix == "{" + base + "}"
+    clinics = [CLINIC, *(f"clinic-{i:02d}-{uuid.uuid4()}" for i in range(11))]
+    for clinic in clinics:
+        await tracker.publish(assigned(str(uuid.uuid4()), clinic=clinic))
 
-    async def keys() -> list[str]:
+    async def keys_of(clinic: str) -> list[str]:
+        match = glob("{" + base + "/" + clinic + "}") + ":*"
         return [redis_text(k) async for k in client.scan_iter(match=match, count=1000)]
 
     async def written() -> bool:
-        return bool(await keys())
+        return all([await keys_of(c) for c in clinics])
 
-    await wait_for(written, timeout=20)
-    assert len({client.keyslot(k) for k in await keys()}) == 1
+    await wait_for(written, timeout=30)
+    slots = {}
+    for clinic in clinics:
+        found = await keys_of(clinic)
+        assert {k.split(":", 4)[3] for k in found} >= {"assignment", "client", "active"}
+        assert len({client.keyslot(k) for k in found}) == 1, found
+        slots[clinic] = client.keyslot(found[0])
+    assert len(set(slots.values())) == len(clinics)  # no two of these share a slot
+    masters = {client.get_node_from_key(f"{{{base}/{c}}}") for c in clinics}
+    assert len({m.name for m in masters if m is not None}) == MASTERS
+    assert set(await store.clinics()) >= set(clinics)  # the global index names them all
+    assert {c for c, _ in await store.active_assignments()} >= set(clinics)
+
+
+def glob(text: str) -> str:
+    return text.replace("{", "\\{").replace("}", "\\}")
 
 
 async def test_a_clients_data_is_erased_on_the_cluster(
@@ -130,10 +165,22 @@ async def test_a_clients_data_is_erased_on_the_cluster(
     client_ref = str(uuid.uuid4())
     asg = assigned(str(uuid.uuid4()), clinic=CLINIC, client=client_ref)
     await tracker.publish(asg)
-    sent = send(CLINIC, str(uuid.uuid4())).model_copy(
-        update={"client_ref": client_ref, "assignment_id": asg.assignment_id}
+    reminder_id = str(uuid.uuid4())
+    code = done_code((SECRET,), CLINIC, reminder_id)  # a done link: a slot of its own
+    sent = send(CLINIC, reminder_id).model_copy(
+        update={
+            "client_ref": client_ref,
+            "assignment_id": asg.assignment_id,
+            "link_code": code,
+            "link_expires_at": datetime.now(UTC) + timedelta(hours=72),
+        }
     )
     await tracker.publish(sent)
+
+    async def linked() -> bool:
+        return await tracker.runtime.links.records.get(code) is not None
+
+    await wait_for(linked, timeout=20)
     completed = ActivityCompleted(
         **new_envelope(),
         clinic_id=CLINIC,
@@ -161,6 +208,8 @@ async def test_a_clients_data_is_erased_on_the_cluster(
     assert counts["timeline"] == 1, counts
     assert counts["assignments"] == 1, counts
     assert counts["completions"] == 1, counts
+    assert counts["links"] == 1, counts
+    assert await tracker.runtime.links.records.get(code) is None
     left = [
         k
         async for k in client.scan_iter(match=f"*{tracker.topology.namespace}*", count=1000)
@@ -170,45 +219,87 @@ async def test_a_clients_data_is_erased_on_the_cluster(
     assert (await tracker.http.get(url, headers=A)).json()["timeline"] == []
 
 
-async def test_negative_control_the_single_redis_prefix_spans_slots(
+async def test_negative_control_the_single_redis_layout_spans_slots(
     namespace: str, client: RedisCluster
 ) -> None:
-    """Without the tagged prefix the delivery commit's keys (the reminder's, the
-    clinic's counters) hash to different slots: the cluster refuses the commit."""
+    """Without the spread layout the delivery commit's keys (the reminder's, the clinic's
+    counters) hash to different slots: the cluster refuses the commit."""
     settings = settings_for(namespace)
     prefix = f"{settings.redis_prefix}:tracker"
-    cases = Runtime(settings).open(client, prefix, Published())
+    flat = TrackerStore(client, prefix, spread=False)
+    opened = Runtime(settings).open(client, prefix, Published())
+    cases = replace(opened, store=flat, delivery=Delivery(flat, Published(), utcnow))
     with pytest.raises((RedisClusterException, ResponseError)):
         await handle(cases, send("clinic-" + str(uuid.uuid4()), str(uuid.uuid4())))
-    tagged = Runtime(settings).open(client, cluster_prefix(prefix), Published())
-    await handle(tagged, send("clinic-" + str(uuid.uuid4()), str(uuid.uuid4())))
+    spread = Runtime(settings).open(client, prefix, Published())
+    await handle(spread, send("clinic-" + str(uuid.uuid4()), str(uuid.uuid4())))
 
 
 async def test_a_single_redis_trackers_keys_are_copied_to_the_cluster(
     namespace: str, redis: Redis, client: RedisCluster
 ) -> None:
-    """The upgrade: what a tracker kept on its own Redis is copied under the tagged
-    prefix with its TTL, and a tracker on the cluster reads it as its own."""
+    """The upgrade: what a tracker kept on its own Redis is copied under the cluster's
+    layout (each clinic its slot, ``active`` split by clinic) with its TTL, and a
+    tracker on the cluster reads it as its own. Two clinics share the ids."""
     settings = settings_for(namespace)
     prefix = f"{settings.redis_prefix}:tracker"
     before = Runtime(settings).open(redis, prefix, Published())
+    clinics = ["clinic-" + str(uuid.uuid4()) for _ in range(2)]
+    asg = assigned(str(uuid.uuid4()), clinic=clinics[0])
+    sent = send(clinics[0], str(uuid.uuid4()))
+    for clinic in clinics:
+        await handle(before, asg.model_copy(update={"clinic_id": clinic}))
+        await handle(before, sent.model_copy(update={"clinic_id": clinic}))
+
+    copied = await copy_to_cluster(redis, prefix, client, prefix)
+    assert copied["copied"] >= 6, copied
+    assert copied["skipped"] == 0, copied
+    again = await copy_to_cluster(redis, prefix, client, prefix)
+    assert again["copied"] == 0  # what the cluster holds is kept
+    assert again["kept"] >= 6
+
+    after = Runtime(settings).open(client, prefix, Published())
+    for clinic in clinics:
+        record = await after.store.assignment(clinic, asg.assignment_id)
+        assert record is not None
+        assert record.clinic_id == clinic
+        assert record.client_ref == asg.client_ref
+        assert await after.store.reminder(clinic, sent.reminder_id) == (
+            await before.store.reminder(clinic, sent.reminder_id)
+        )
+        ttl = await client.ttl(after.store.keys.reminder(clinic, sent.reminder_id))
+        assert 0 < ttl <= settings.delivery_detail_retention_days * 86_400
+    active = {pair for pair in await after.store.active_assignments() if pair[0] in clinics}
+    assert active == {(c, asg.assignment_id) for c in clinics}
+
+
+async def test_the_one_slot_layout_moves_to_one_slot_per_clinic(
+    namespace: str, client: RedisCluster
+) -> None:
+    """A tracker of the release before kept every key under ``{<prefix>}`` on the
+    cluster: ``--spread`` moves each to its clinic's slot and leaves nothing behind."""
+    settings = settings_for(namespace)
+    prefix = f"{settings.redis_prefix}:tracker"
+    one_slot = Keys("{" + prefix + "}")  # how the release before named every key
     clinic = "clinic-" + str(uuid.uuid4())
     asg = assigned(str(uuid.uuid4()), clinic=clinic)
-    await handle(before, asg)
-    sent = send(clinic, str(uuid.uuid4()))
-    await handle(before, sent)
+    record_key = one_slot.key("assignment", f"{clinic}/{asg.assignment_id}")
+    await client.set(record_key, "{}", ex=3600)
+    await client.sadd(one_slot.key("active"), f"{clinic}/{asg.assignment_id}")
+    await client.sadd(one_slot.key("clinics"), clinic)
+    code = uuid.uuid4().hex
+    await client.hset(one_slot.key("link", code), mapping={"clinic_id": clinic})
 
-    assert (await copy_to_cluster(redis, prefix, client))["copied"] >= 3
-    again = await copy_to_cluster(redis, prefix, client)
-    assert again["copied"] == 0  # what the cluster holds is kept
-    assert again["kept"] >= 3
-
-    after = Runtime(settings).open(client, cluster_prefix(prefix), Published())
-    record = await after.store.assignment(clinic, asg.assignment_id)
-    assert record is not None
-    assert record.client_ref == asg.client_ref
-    assert await after.store.reminder(clinic, sent.reminder_id) == await before.store.reminder(
-        clinic, sent.reminder_id
-    )
-    ttl = await client.ttl(after.store.keys.reminder(clinic, sent.reminder_id))
-    assert 0 < ttl <= settings.delivery_detail_retention_days * 86_400
+    moved = await copy_to_cluster(client, one_slot.prefix, client, prefix)
+    assert moved["copied"] == 2, moved
+    assert moved["active_entries"] == 1, moved
+    spread = Keys(prefix, spread=True)
+    assert await client.get(spread.assignment(clinic, asg.assignment_id)) == b"{}"
+    assert 0 < await client.ttl(spread.assignment(clinic, asg.assignment_id)) <= 3600
+    assert await client.smembers(spread.active(clinic)) == {
+        f"{clinic}/{asg.assignment_id}".encode()
+    }
+    assert not await client.exists(record_key, one_slot.key("active"))
+    assert await client.sismember(spread.clinics, clinic)  # global: where it was
+    assert await client.hget(spread.link(code), "clinic_id") == clinic.encode()
+    assert spread.link(code).endswith(":link:{" + code + "}")  # a slot of its own

@@ -35,6 +35,7 @@ from shared.links import is_authentic
 from shared.logging import get_logger
 from shared.service import RedisClient, redis_text
 from tracker.decide.completion import CompletionInput
+from tracker.keys import Keys
 from tracker.store import AnyPipeline, SideWrite, TrackerStore
 from tracker.usecases.completion import Completions
 
@@ -111,16 +112,17 @@ def _date(raw: str | None) -> date | None:
 
 
 class LinkRecords:
-    """One hash per code, ``<prefix>:link:<code>``, expiring a grace period after the link."""
+    """One hash per code, ``link:<code>`` (``Keys.link``), expiring a grace period after
+    the link."""
 
-    def __init__(self, redis: RedisClient, prefix: str, grace_days: int) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, grace_days: int) -> None:
         self.redis = redis
-        self.prefix = prefix
+        self.keys = keys
         self.grace = grace_days * DAY
         self._put = redis.register_script(_PUT)
 
     def _key(self, code: str) -> str:
-        return f"{self.prefix}:link:{code}"
+        return self.keys.link(code)
 
     def _args(self, record: LinkRecord) -> list[Any]:
         expires = int(record.expires_at.timestamp())
@@ -142,7 +144,7 @@ class LinkRecords:
         return write
 
     def _digest_key(self, code: str) -> str:
-        return f"{self.prefix}:digest:{code}"
+        return self.keys.digest(code)
 
     def digest_write(self, digest: str, code: str, record: LinkRecord, purpose: str) -> SideWrite:
         """One line of a digest's page: the done code of a reminder it carried (with its

@@ -1,17 +1,15 @@
 """The Lua scripts of the tracker's store: each is one atomic commit of a decision.
 
-Redis Cluster: a script's keys must share a hash slot. On a cluster every tracker key
-carries the prefix's tag (``keys.cluster_prefix``), so they all do; the tags per
-reminder (``{<clinic>/<reminder>}``) and per client (``{<clinic>/<client>}``) only name
-things there. Spreading the scripts over slots (the delivery commit's counters, failures
-stream and timeline out of the reminder's slot) is not done: docs/operations.md.
+Redis Cluster: a script's keys must share a hash slot. Every script here touches one
+clinic's keys only (the global ``clinics`` set is written beside them, not inside), and
+on a cluster a clinic's keys share its slot (``keys.Keys.spread``), so each script stays
+one atomic commit there too.
 """
 
 from __future__ import annotations
 
-# KEYS: reminder, hourly counts, daily counts, clinics, failures stream[, the client's
-# timeline].
-# ARGV: expected rev, reminder ttl, hourly ttl, daily ttl, stream max length, clinic,
+# KEYS: reminder, hourly counts, daily counts, failures stream[, the client's timeline].
+# ARGV: expected rev, reminder ttl, hourly ttl, daily ttl, stream max length,
 # JSON change {reminder: [[f, v]...] (its messages' fields included; '' deletes a field),
 # counts: [[f, n]...], failure: [f, v, ...], claim: field or '', timeline: [[f, v,
 # ...]...]}, timeline max length, timeline min id (entries older than the retention
@@ -22,7 +20,7 @@ from __future__ import annotations
 DELIVERY_COMMIT = """
 local rev = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if rev ~= tonumber(ARGV[1]) then return -1 end
-local c = cjson.decode(ARGV[7])
+local c = cjson.decode(ARGV[6])
 for _, p in ipairs(c.reminder) do
   if p[2] == '' then
     redis.call('HDEL', KEYS[1], p[1])
@@ -40,23 +38,21 @@ if #c.counts > 0 then
   end
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   redis.call('EXPIRE', KEYS[3], ARGV[4])
-  redis.call('SADD', KEYS[4], ARGV[6])
 end
 if #c.failure > 0 then
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[5], '*', unpack(c.failure))
-  redis.call('SADD', KEYS[4], ARGV[6])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', unpack(c.failure))
 end
-if #KEYS > 5 and #c.timeline > 0 then
+if #KEYS > 4 and #c.timeline > 0 then
   for _, e in ipairs(c.timeline) do
-    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', unpack(e))
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[7], '*', unpack(e))
   end
-  redis.call('XTRIM', KEYS[6], 'MINID', '~', ARGV[9])
-  redis.call('EXPIRE', KEYS[6], ARGV[10])
+  redis.call('XTRIM', KEYS[5], 'MINID', '~', ARGV[8])
+  redis.call('EXPIRE', KEYS[5], ARGV[9])
 end
 return rev + 1
 """
 
-# KEYS: assignment record, client index, active set, the clinic's client index.
+# KEYS: assignment record, client index, the clinic's active set, the clinic's client index.
 # ARGV: the record as loaded ('' if none), the new record, ttl, assignment id,
 # <clinic>/<assignment>, '1' if cancelled, client ref, now (epoch seconds).
 # Compare-and-set: 0 when the record changed since it was loaded (the caller loads and
@@ -133,7 +129,7 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 
-# KEYS: the client's plan hash, the client's timeline (one hash tag: one slot).
+# KEYS: the client's plan hash, the client's timeline (one clinic's: one slot).
 # ARGV: the plan's time (microseconds), the plan (JSON), ttl, timeline max length,
 # timeline min id, JSON {seen: [f, v, ...], forget: [f...], timeline: [[f, v, ...]...]}.
 # Newest plan wins: an older or equal one is refused (0), with nothing written.
@@ -209,17 +205,20 @@ return added
 """
 )
 
-# KEYS: the clinic's client index, the active set, the clinic's failures stream, then the
-# keys to delete. ARGV: client ref, JSON {kinds: [the kind of each key to delete, in
-# order], active: [<clinic>/<assignment>...], failures: [stream entry id...]}.
+# KEYS: the clinic's client index, its active set, its failures stream, then the keys to
+# delete; or (``head`` 0) only keys to delete. ARGV: client ref, JSON {head: 3 or 0,
+# kinds: [the kind of each key to delete, in order], active: [<clinic>/<assignment>...],
+# failures: [stream entry id...]}.
 # A client's erasure (``usecases/erasure.py``), all at once: its keys, its place in the
 # clinic's client index, its assignments in ``active`` and the failures entries of its
-# reminders. Returns the counts per kind (JSON).
+# reminders. Returns the counts per kind (JSON). On a cluster the client's global keys
+# (done links) are another slot: a second call deletes them (``head`` 0).
 ERASE_CLIENT = """
 local c = cjson.decode(ARGV[2])
 local counts = {}
 local function add(kind, n) counts[kind] = (counts[kind] or 0) + n end
-for i, kind in ipairs(c.kinds) do add(kind, redis.call('DEL', KEYS[i + 3])) end
+for i, kind in ipairs(c.kinds) do add(kind, redis.call('DEL', KEYS[i + c.head])) end
+if c.head == 0 then return cjson.encode(counts) end
 add('clinic_client_entries', redis.call('ZREM', KEYS[1], ARGV[1]))
 for _, m in ipairs(c.active) do add('active_entries', redis.call('SREM', KEYS[2], m)) end
 if #c.failures > 0 then

@@ -11,14 +11,21 @@ claims are not moved: they expire within their retention (see the README).
 
     python -m tracker.migrate        # with the tracker's TRACKER_* settings
 
-Moving to a Redis Cluster (``TRACKER_REDIS_CLUSTER=true``): there every key carries the
-prefix as its hash tag, ``{<namespace>:bs:tracker}:...`` (``keys.cluster_prefix``), so
-the keys are copied across under that name, each with its value (DUMP/RESTORE) and its
-remaining TTL; a key the cluster already holds is kept (the running tracker's wins), so
-running it again copies only what is new. Stop the tracker (or let its queue wait) for
-the copy, then start it on the cluster:
+Moving to a Redis Cluster (``TRACKER_REDIS_CLUSTER=true``): there each clinic's keys
+are one slot, ``{<namespace>:bs:tracker/<clinic>}:...``, and the global ones
+``{<namespace>:bs:tracker}:...`` (``keys.Keys.spread``), so the keys are copied across
+under those names, each with its value (DUMP/RESTORE) and its remaining TTL (``active``
+split by clinic); a key the cluster already holds is kept (the running tracker's wins),
+so running it again copies only what is new. Stop the tracker (or let its queue wait)
+for the copy, then start it on the cluster:
 
     python -m tracker.migrate --to-cluster redis://<a cluster node>:6379/0
+
+A tracker that ran on a cluster with every key in one slot (the release before) moves
+its keys to the spread layout in place (each key copied, then deleted from the old
+name; run it with the tracker stopped):
+
+    python -m tracker.migrate --spread redis://<a cluster node>:6379/0
 """
 
 from __future__ import annotations
@@ -26,15 +33,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from shared.erasure import glob_escape
-from shared.service import redis_text
+from shared.service import RedisClient, redis_text
 from tracker.app import NAME
-from tracker.keys import cluster_prefix, scoped
+from tracker.keys import Keys, scoped, unscoped
 from tracker.records import AssignmentRecord
 from tracker.runtime import retention_for
 from tracker.settings import TrackerSettings
@@ -94,55 +102,113 @@ async def migrate(store: TrackerStore) -> dict[str, int]:
 COPY_BATCH = 500
 
 
-async def copy_to_cluster(source: Redis, prefix: str, target: RedisCluster) -> dict[str, int]:
-    """Every key under ``prefix`` on ``source`` into ``target`` under the cluster's
-    tagged prefix, with its TTL; keys the cluster holds already are kept."""
-    counts = {"copied": 0, "kept": 0}
-    batch: list[bytes] = []
-    async for key in source.scan_iter(match=glob_escape(prefix) + ":*", count=COPY_BATCH):
-        batch.append(key)
+async def copy_to_cluster(
+    source: RedisClient, source_prefix: str, target: RedisCluster, base: str
+) -> dict[str, int]:
+    """Every key under ``source_prefix`` on ``source`` into ``target`` under the cluster's
+    layout (``Keys(base, spread=True)``: each clinic's keys in its own slot), with its
+    TTL; keys the cluster holds already are kept. ``active`` is split into its clinics'
+    sets. A key no longer in the layout is counted ``skipped`` (run ``migrate`` first).
+    ``source`` may be the cluster itself holding the one-slot layout of the release
+    before (``{<base>}:...``): each key moved is then deleted there."""
+    copy = _Copy(source, source_prefix, target, Keys(base, spread=True), moving=source is target)
+    batch: list[str] = []
+    match = glob_escape(source_prefix) + ":*"
+    async for raw in source.scan_iter(match=match, count=COPY_BATCH):
+        batch.append(redis_text(raw))
         if len(batch) >= COPY_BATCH:
-            await _copy(source, prefix, target, batch, counts)
+            await copy.batch(batch)
             batch = []
-    await _copy(source, prefix, target, batch, counts)
-    return counts
+    await copy.batch(batch)
+    return copy.counts
 
 
-async def _copy(
-    source: Redis, prefix: str, target: RedisCluster, keys: list[bytes], counts: dict[str, int]
-) -> None:
-    async with source.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.pttl(key)
-            pipe.dump(key)
-        rows = await pipe.execute()
-    tagged = cluster_prefix(prefix)
-    for key, ttl, value in zip(keys, rows[::2], rows[1::2], strict=True):
-        if value is None or ttl == -2:  # expired since the scan
-            continue
-        name = tagged + redis_text(key).removeprefix(prefix)
-        try:  # a key's TTL of -1 (none) is RESTORE's 0
-            await target.restore(name, max(int(ttl), 0), value)
-            counts["copied"] += 1
+@dataclass
+class _Copy:
+    source: RedisClient
+    source_prefix: str
+    target: RedisCluster
+    keys: Keys
+    moving: bool
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"copied": 0, "kept": 0, "skipped": 0, "active_entries": 0}
+    )
+
+    async def batch(self, names: list[str]) -> None:
+        async with self.source.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.pttl(name)
+                pipe.dump(name)
+            rows = await pipe.execute()
+        for name, ttl, value in zip(names, rows[::2], rows[1::2], strict=True):
+            if value is None or ttl == -2:  # expired since the scan
+                continue
+            rest = name.removeprefix(self.source_prefix + ":")
+            if rest == "active":
+                await self._split_active(name)
+            elif not await self._restore(rest, name, max(int(ttl), 0), value):
+                continue  # left where it is
+            if self.moving:
+                await self.source.delete(name)
+
+    async def _restore(self, rest: str, name: str, ttl: int, value: bytes) -> bool:
+        """The key under its cluster name (a TTL of 0 is none); False when it is not
+        moved: not of the layout, or already where the layout keeps it."""
+        try:
+            new = self.keys.name_of(rest)
+        except ValueError:
+            self.counts["skipped"] += 1
+            return False
+        if new == name:
+            return False
+        try:
+            await self.target.restore(new, ttl, value)
+            self.counts["copied"] += 1
         except ResponseError as exc:
             if "BUSYKEY" not in str(exc):
                 raise
-            counts["kept"] += 1
+            self.counts["kept"] += 1
+        return True
+
+    async def _split_active(self, name: str) -> None:
+        by_clinic: dict[str, list[str]] = {}
+        for raw in await self.source.smembers(name):
+            found = unscoped(redis_text(raw))
+            if found is not None:
+                by_clinic.setdefault(found[0], []).append(redis_text(raw))
+        for clinic_id, members in by_clinic.items():
+            added = await self.target.sadd(self.keys.active(clinic_id), *members)
+            self.counts["active_entries"] += int(added)
+            await self.target.sadd(self.keys.clinics, clinic_id)
 
 
 async def _main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tracker.migrate")
     parser.add_argument("--to-cluster", metavar="URL", help="copy every key into this cluster")
-    target_url = parser.parse_args().to_cluster
+    parser.add_argument(
+        "--spread",
+        metavar="URL",
+        help="on this cluster, move the keys of the one-slot layout to one slot per clinic",
+    )
+    args = parser.parse_args()
     settings = TrackerSettings()
-    redis = Redis.from_url(settings.redis_url)
     prefix = f"{settings.redis_prefix}:{NAME}"
+    if args.spread:
+        cluster = RedisCluster.from_url(args.spread)
+        await cluster.initialize()
+        try:
+            moved = await copy_to_cluster(cluster, "{" + prefix + "}", cluster, prefix)
+            print(json.dumps(moved))
+        finally:
+            await cluster.aclose()
+        return
+    redis = Redis.from_url(settings.redis_url)
     try:
-        if target_url:
-            target = RedisCluster.from_url(target_url)
+        if args.to_cluster:
+            target = RedisCluster.from_url(args.to_cluster)
             await target.initialize()
             try:
-                print(json.dumps(await copy_to_cluster(redis, prefix, target)))
+                print(json.dumps(await copy_to_cluster(redis, prefix, target, prefix)))
             finally:
                 await target.aclose()
             return

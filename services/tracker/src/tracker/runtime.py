@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from redis.asyncio.cluster import RedisCluster
+
 from shared.contracts import utcnow
 from shared.logging import get_logger
 from shared.ordering import InOrder
 from shared.service import RedisClient, Service
 from shared.settings import secret_values
 from tracker.done_links import DoneLinks, LinkRecords
-from tracker.keys import cluster_prefix
 from tracker.queues import QueueInspector
 from tracker.settings import TrackerSettings
 from tracker.store import Retention, TrackerStore
@@ -50,12 +51,7 @@ class Runtime:
     _queues: QueueInspector | None = None
 
     async def start(self, service: Service) -> None:
-        prefix = service.key()
-        self.open(
-            service.store,
-            cluster_prefix(prefix) if self.settings.redis_cluster else prefix,
-            service.publisher,
-        )
+        self.open(service.store, service.key(), service.publisher)
         self._queues = QueueInspector(self.settings.amqp_url, service.topology)
         service.spawn(escalation_loop(self, service), "escalation")
 
@@ -65,11 +61,13 @@ class Runtime:
         self._cases = self._queues = None
 
     def open(self, redis: RedisClient, prefix: str, publisher: Publisher) -> UseCases:
-        """The use cases on this Redis and publisher (``start``, or a bench without a broker)."""
+        """The use cases on this Redis and publisher (``start``, or a bench without a broker).
+        On a cluster the keys spread over its masters by clinic (``keys.Keys.spread``)."""
         s, clock = self.settings, self.clock
-        store = TrackerStore(redis, prefix, retention_for(s))
+        spread = isinstance(redis, RedisCluster)
+        store = TrackerStore(redis, prefix, retention_for(s), spread=spread)
         completions = Completions(store, publisher, clock)
-        records = LinkRecords(redis, prefix, s.link_grace_days)
+        records = LinkRecords(redis, store.keys, s.link_grace_days)
         self._cases = UseCases(
             store=store,
             delivery=Delivery(store, publisher, clock),

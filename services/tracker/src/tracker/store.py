@@ -38,7 +38,7 @@ DAY = 86_400
 HISTORY_KEPT = 50  # versions of a policy whose who/when/what the console shows
 # A write that rides along with a commit in the same round trip; it must be idempotent,
 # since a refused commit is sent again with it.
-AnyPipeline = Pipeline | ClusterPipeline  # a single Redis's or a cluster's (one slot)
+AnyPipeline = Pipeline | ClusterPipeline  # a single Redis's or a cluster's
 SideWrite = Callable[[AnyPipeline], None]
 
 
@@ -70,9 +70,16 @@ class ClientView:
 
 
 class TrackerStore:
-    def __init__(self, redis: RedisClient, prefix: str, retention: Retention = Retention()) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        prefix: str,
+        retention: Retention = Retention(),
+        *,
+        spread: bool = False,
+    ) -> None:
         self.redis = redis
-        self.keys = Keys(prefix)
+        self.keys = Keys(prefix, spread)
         self.retention = retention
         self._delivery = redis.register_script(lua.DELIVERY_COMMIT)
         self._assignment = redis.register_script(lua.ASSIGNMENT_COMMIT)
@@ -83,6 +90,8 @@ class TrackerStore:
         self._policy_release = redis.register_script(lua.POLICY_RELEASE)
         self._policy_history = redis.register_script(lua.POLICY_HISTORY_ADD)
         self._plan = redis.register_script(lua.PLAN_COMMIT)
+        # Clinics this process has put in ``clinics`` (a set only ever added to).
+        self._clinics_known: set[str] = set()
 
     @property
     def prefix(self) -> str:
@@ -134,7 +143,6 @@ class TrackerStore:
             k.reminder(fact.clinic_id, fact.reminder_id),
             hourly,
             daily,
-            k.clinics,
             k.stream("failures", fact.clinic_id),
         ]
         if change.timeline_client is not None:
@@ -152,16 +160,31 @@ class TrackerStore:
             "timeline": [_flat(encoding.encode_entry(e)) for e in change.timeline],
         }
         ttls = [r.hourly_counter_days * DAY, r.daily_counter_days * DAY]
-        args = [rev, r.delivery_detail_days * DAY, *ttls, r.stream_max_len, fact.clinic_id]
+        args: list[Any] = [rev, r.delivery_detail_days * DAY, *ttls, r.stream_max_len]
         args += [json.dumps(body), r.timeline_max_len, r.timeline_min_id(now)]
         args.append(r.delivery_days * DAY)
+        also = [*also, *self._note_clinic(fact.clinic_id)]
         result, error = await self._pipelined(self._delivery, keys, args, also)
+        if error is None:
+            self._clinics_known.add(fact.clinic_id)
         return int(result) >= 0, error
 
     async def release_outcome(self, clinic_id: str, reminder_id: str, claim: str) -> None:
         """Undo an announcement's claim whose publish failed: the retry announces."""
         key = self.keys.reminder(clinic_id, reminder_id)
         await self.redis.hdel(key, encoding.reminder_field(claim))
+
+    def _note_clinic(self, clinic_id: str) -> list[SideWrite]:
+        """The clinic into ``clinics`` (the dashboard's, the summaries' and on a cluster the
+        ``active`` sets' list) beside a commit, until this process has once written it."""
+        if clinic_id in self._clinics_known:
+            return []
+        key = self.keys.clinics
+
+        def write(pipe: AnyPipeline) -> None:
+            pipe.sadd(key, clinic_id)
+
+        return [write]
 
     def map_message(
         self, provider: str, message_id: str, clinic_id: str, reminder_id: str
@@ -350,12 +373,17 @@ class TrackerStore:
         k = self.keys
         clinic_id, assignment_id = record.clinic_id, record.assignment_id
         keys = [k.assignment(clinic_id, assignment_id), k.client(clinic_id, record.client_ref)]
-        keys += [k.active, k.clinic_clients(clinic_id)]
+        keys += [k.active(clinic_id), k.clinic_clients(clinic_id)]
         ttl = self.retention.assignment_days * DAY
         args: list[str | int] = [loaded, record.model_dump_json(), ttl, assignment_id]
         args += [scoped(clinic_id, assignment_id), "1" if record.status == "cancelled" else "0"]
         args += [record.client_ref, int((now or datetime.now(UTC)).timestamp())]
-        return bool(await self._assignment(keys=keys, args=args))
+        result, error = await self._pipelined(
+            self._assignment, keys, args, self._note_clinic(clinic_id)
+        )
+        if error is None:
+            self._clinics_known.add(clinic_id)
+        return bool(result)
 
     async def assignment(self, clinic_id: str, assignment_id: str) -> AssignmentRecord | None:
         return (await self.load_assignment(clinic_id, assignment_id))[1]
@@ -401,18 +429,23 @@ class TrackerStore:
 
     async def active_assignments(self) -> list[tuple[str, str]]:
         """(clinic, assignment) of every assignment not cancelled."""
+        sets = self.keys.active_sets(await self.clinics() if self.keys.spread else [])
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in sets:
+                pipe.smembers(key)
+            members = await pipe.execute()
         found: list[tuple[str, str]] = []
-        active = self.keys.active
-        for raw in sorted(redis_text(i) for i in await self.redis.smembers(active)):
-            pair = unscoped(raw)
-            if pair is None:  # written before ids were scoped by clinic: no longer read
-                await self.redis.srem(active, raw)
-                continue
-            found.append(pair)
-        return found
+        for key, raws in zip(sets, members, strict=True):
+            for raw in sorted(redis_text(i) for i in raws):
+                pair = unscoped(raw)
+                if pair is None:  # written before ids were scoped by clinic: no longer read
+                    await self.redis.srem(key, raw)
+                    continue
+                found.append(pair)
+        return sorted(found)
 
     async def forget_active(self, clinic_id: str, assignment_id: str) -> None:
-        await self.redis.srem(self.keys.active, scoped(clinic_id, assignment_id))
+        await self.redis.srem(self.keys.active(clinic_id), scoped(clinic_id, assignment_id))
 
     # -- policies -----------------------------------------------------------------------
 
@@ -637,8 +670,8 @@ class TrackerStore:
 
 def _script_call(pipe: AnyPipeline, script: Script, keys: list[str], args: list[Any]) -> None:
     """A script in a pipeline: by its sha on a single Redis; by its text on a cluster,
-    whose client refuses EVALSHA in a pipeline (the tracker's keys share one slot, so
-    the pipeline still goes to one node in one round trip)."""
+    whose client refuses EVALSHA in a pipeline (a script's keys are one clinic's, one
+    slot; the side writes beside it may go to other nodes, concurrently)."""
     if isinstance(pipe, ClusterPipeline):
         pipe.eval(cast(str, script.script), len(keys), *keys, *args)
     else:

@@ -48,10 +48,19 @@ class Targets:
     active: list[str] = field(default_factory=list)
     failure_ids: list[str] = field(default_factory=list)
 
-    def kinds_and_keys(self) -> tuple[list[str], list[str]]:
-        kinds = [kind for kind, keys in self.delete.items() for _ in keys]
-        keys = [key for keys in self.delete.values() for key in keys]
-        return kinds, keys
+    def kinds_and_keys(
+        self, *, without: Iterable[str] = (), only: Iterable[str] | None = None
+    ) -> tuple[list[str], list[str]]:
+        """The keys to delete with the kind of each, of the kinds ``only`` names (all if
+        None) that ``without`` does not."""
+        skip, keep = set(without), None if only is None else set(only)
+        wanted = {
+            kind: keys
+            for kind, keys in self.delete.items()
+            if kind not in skip and (keep is None or kind in keep)
+        }
+        kinds = [kind for kind, keys in wanted.items() for _ in keys]
+        return kinds, [key for keys in wanted.values() for key in keys]
 
 
 # Every kind of data the tracker reports a count of (zero when none was found).
@@ -69,6 +78,8 @@ KINDS = (
     "active_entries",
     "failure_entries",
 )
+# The kinds whose keys are not the clinic's (on a cluster: each its own slot).
+GLOBAL_KINDS = ("links",)
 
 
 def erasure_targets(keys: Keys, found: Found) -> Targets:
@@ -78,7 +89,7 @@ def erasure_targets(keys: Keys, found: Found) -> Targets:
     delete = {
         "assignments": [keys.assignment(clinic, a) for a in found.assignment_ids],
         "completions": [keys.completions(clinic, a) for a in found.assignment_ids],
-        "once_claims": [k for k in found.once_keys if _names_scope(keys, k, scopes)],
+        "once_claims": [k for k in found.once_keys if _names_scope(keys, clinic, k, scopes)],
         "reminders": sorted(k for k, owner in found.reminders.items() if owner == client),
         "messages": [
             keys.legacy_message(clinic, r, channel)
@@ -101,7 +112,7 @@ def erasure_targets(keys: Keys, found: Found) -> Targets:
 def _reminder_ids(keys: Keys, found: Found) -> list[str]:
     tag = "{" + scoped(found.clinic_id, "")
     ids: set[str] = set()
-    for head in (keys.key("r", tag), keys.key("reminder", tag)):
+    for head in (keys.of(found.clinic_id, "r", tag), keys.of(found.clinic_id, "reminder", tag)):
         ids.update(
             key.removeprefix(head).removesuffix("}")
             for key, client in found.reminders.items()
@@ -110,16 +121,19 @@ def _reminder_ids(keys: Keys, found: Found) -> list[str]:
     return sorted(ids)
 
 
-def _names_scope(keys: Keys, key: str, scopes: Iterable[str]) -> bool:
+def _names_scope(keys: Keys, clinic_id: str, key: str, scopes: Iterable[str]) -> bool:
     """A once-claim ``once:<what>:<clinic>/<id>[:...]`` of one of ``scopes``."""
-    rest = key.removeprefix(keys.once(""))
+    rest = key.removeprefix(keys.once_prefix(clinic_id))
     return any(f":{scope}:" in f":{rest}:" for scope in scopes)
 
 
-def counts_of(raw: str) -> dict[str, int]:
-    """The commit's counts (JSON) with every kind present."""
-    found = {str(k): int(v) for k, v in dict(json.loads(raw) or {}).items()}
-    return {kind: found.get(kind, 0) for kind in KINDS}
+def counts_of(*raws: str) -> dict[str, int]:
+    """The commit's counts (JSON, one per call of it, summed) with every kind present."""
+    counts = dict.fromkeys(KINDS, 0)
+    for raw in raws:
+        for kind, n in dict(json.loads(raw) or {}).items():
+            counts[str(kind)] = counts.get(str(kind), 0) + int(n)
+    return {kind: counts[kind] for kind in KINDS}
 
 
 def completed_counts(reports: Mapping[str, str]) -> dict[str, dict[str, int]] | None:

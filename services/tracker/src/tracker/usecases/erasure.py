@@ -31,10 +31,15 @@ from shared.erasure import SERVICES, erasure_report, glob_escape
 from shared.handling import add_to_summary
 from shared.logging import get_logger
 from shared.ordering import InOrder
-from shared.service import redis_text
+from shared.service import ScriptCall, eval_together, redis_text
 from tracker import lua
-from tracker.decide.erasure import Found, completed_counts, counts_of, erasure_targets
-from tracker.keys import scoped
+from tracker.decide.erasure import (
+    GLOBAL_KINDS,
+    Found,
+    completed_counts,
+    counts_of,
+    erasure_targets,
+)
 from tracker.store import TrackerStore
 from tracker.usecases.publishing import Publisher
 
@@ -52,13 +57,24 @@ class Erasures:
     async def erase(self, event: ClientErased) -> dict[str, int]:
         """Delete the client's data, then count it as the tracker's report."""
         found = await self._load(event.clinic_id, event.client_ref)
-        targets = erasure_targets(self.store.keys, found)
-        kinds, keys = targets.kinds_and_keys()
         k = self.store.keys
-        head = [k.clinic_clients(event.clinic_id), k.active, k.stream("failures", event.clinic_id)]
-        body = {"kinds": kinds, "active": targets.active, "failures": targets.failure_ids}
-        raw = await self._erase(keys=[*head, *keys], args=[event.client_ref, json.dumps(body)])
-        counts = counts_of(redis_text(raw))
+        targets = erasure_targets(k, found)
+        # On a cluster each done link is a slot of its own, not the clinic's: a call per
+        # link deletes it (each call atomic on its own; a repeat erasure finishes them).
+        apart = GLOBAL_KINDS if k.spread else ()
+        kinds, keys = targets.kinds_and_keys(without=apart)
+        head = [k.clinic_clients(event.clinic_id), k.active(event.clinic_id)]
+        head.append(k.stream("failures", event.clinic_id))
+        body = {"head": len(head), "kinds": kinds, "active": targets.active}
+        body["failures"] = targets.failure_ids
+        calls: list[ScriptCall] = [
+            (self._erase, [*head, *keys], [event.client_ref, json.dumps(body)])
+        ]
+        for kind, key in zip(*targets.kinds_and_keys(only=apart), strict=True):
+            far = {"head": 0, "kinds": [kind], "active": [], "failures": []}
+            calls.append((self._erase, [key], [event.client_ref, json.dumps(far)]))
+        raws = await eval_together(self.store.redis, calls)
+        counts = counts_of(*(redis_text(raw) for raw in raws))
         await self.reported(erasure_report(event, "tracker", counts))
         return counts
 
@@ -82,19 +98,19 @@ class Erasures:
         return True
 
     def _gather_key(self, clinic_id: str, erasure_event_id: str) -> str:
-        return self.store.keys.key("erasure", scoped(clinic_id, erasure_event_id))
+        return self.store.keys.erasure(clinic_id, erasure_event_id)
 
     async def _load(self, clinic_id: str, client_ref: str) -> Found:
         k, redis = self.store.keys, self.store.redis
         ids = sorted(redis_text(i) for i in await redis.smembers(k.client(clinic_id, client_ref)))
         clinic = glob_escape(clinic_id)
         tag = "{" + clinic_id + "/"
-        reminders = await self._owners(glob_escape(k.key("r", tag)) + "*", ["c"])
-        reminders |= await self._owners(glob_escape(k.key("reminder", tag)) + "*", ["client_ref"])
-        links = await self._owners(
-            glob_escape(k.key("link", "")) + "*", ["clinic_id", "client_ref"]
-        )
-        once = [key async for key in self._scan(glob_escape(k.once("")) + f"*:{clinic}/*")]
+        reminders = await self._owners(glob_escape(k.of(clinic_id, "r", tag)) + "*", ["c"])
+        old = glob_escape(k.of(clinic_id, "reminder", tag)) + "*"
+        reminders |= await self._owners(old, ["client_ref"])
+        links = await self._owners(k.links_match(), ["clinic_id", "client_ref"])
+        once_match = glob_escape(k.once_prefix(clinic_id)) + f"*:{clinic}/*"
+        once = [key async for key in self._scan(once_match)]
         failures = cast(
             list[tuple[Any, dict[Any, Any]]], await redis.xrange(k.stream("failures", clinic_id))
         )
