@@ -160,19 +160,19 @@ async def consume(variant: str, count: int, warmup: int) -> dict[str, Any]:
         if variant == "aio-pika":
             await _consume_aio_pika(settings.amqp_url, queue, clock, internal_event_adapter)
         else:
-            broker: RabbitBroker = svc.broker
-            if variant == "faststream":
-                broker = RabbitBroker(settings.amqp_url, logger=None)
-                subscriber = broker.subscriber(
-                    rabbit_queue(topology, "tracker.events"), ack_policy=AckPolicy.NACK_ON_ERROR
-                )
-            else:
-                subscriber = svc.subscriber("tracker.events", "bench")
 
-            @subscriber
             async def handle(event: InternalEvent) -> None:
                 add_to_summary(kind=event.type)
                 clock.tick()
+
+            broker: RabbitBroker = svc.broker
+            if variant == "faststream":
+                broker = RabbitBroker(settings.amqp_url, logger=None)
+                broker.subscriber(
+                    rabbit_queue(topology, "tracker.events"), ack_policy=AckPolicy.NACK_ON_ERROR
+                )(handle)
+            else:
+                svc.subscriber("tracker.events", "bench")(handle)
 
             async with broker:
                 await broker.start()
@@ -210,7 +210,9 @@ async def consume_in_process(count: int, warmup: int) -> dict[str, Any]:
     ]
     async with TestRabbitBroker(svc.broker):
         [subscriber] = [
-            s for s in svc.broker.subscribers if getattr(s, "queue", None) and s.queue.name == queue
+            s
+            for s in svc.broker.subscribers
+            if getattr(getattr(s, "queue", None), "name", None) == queue
         ]
         for message in messages:
             await subscriber.consume(message)
