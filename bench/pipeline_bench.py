@@ -24,7 +24,7 @@ and Redis included, the bench's load generator and fake provider excluded) under
 provider lateness p99 at a steady 50/s under 100 ms; a burst of 3,000 fully recorded
 within 20 s (each says whether the run's sizes are the target's).
 CPU and memory of every process come from /proc; with py-spy installed, each service is
-sampled during the burst and the hottest one's top functions are reported.
+sampled during the burst and each one's top functions are reported, the busiest first.
 """
 
 from __future__ import annotations
@@ -684,7 +684,7 @@ async def product(args: argparse.Namespace, report: dict[str, Any]) -> None:
             for spy in spies:
                 spy.wait(args.profile_seconds + 30)
             hottest = report["burst"].get("reminder_processes", {})
-            report["profile"] = hottest_profile(hottest, profile_dir)
+            report["profiles"] = service_profiles(hottest, profile_dir)
             report["provider_duplicates"] = twilio.duplicates
             report["service_restarts"] = system.restarts()
     finally:
@@ -695,12 +695,14 @@ async def product(args: argparse.Namespace, report: dict[str, Any]) -> None:
         await redis.aclose()
 
 
-def hottest_profile(processes: dict[str, dict[str, float]], profile_dir: Path) -> dict[str, Any]:
+def service_profiles(processes: dict[str, dict[str, float]], profile_dir: Path) -> dict[str, Any]:
+    """Every sampled service's top functions, the busiest first; the collapsed stacks stay
+    in ``profile_dir`` for a flame graph."""
     profiles = {p.stem: p for p in profile_dir.glob("*.txt") if p.stat().st_size}
     if not profiles:
         return {"error": "py-spy is not installed (uv sync installs it with the dev group)"}
-    hottest = max(profiles, key=lambda name: processes.get(name, {}).get("cpu_percent", 0))
-    return {"service": hottest, **top_functions(profiles[hottest])}
+    busiest = sorted(profiles, key=lambda n: -processes.get(n, {}).get("cpu_percent", 0))
+    return {"stacks_dir": str(profile_dir)} | {n: top_functions(profiles[n]) for n in busiest}
 
 
 def parse() -> argparse.Namespace:

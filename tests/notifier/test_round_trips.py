@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from redis.asyncio.client import Pipeline
 
+from notifier.callback_url import CallbackRef
+from notifier.statuses import carried
 from tests.notifier.conftest import Rig, reminder
 
 pytestmark = pytest.mark.integration
@@ -52,3 +54,22 @@ async def test_one_sms_send_takes_at_most_four_round_trips(
         await rig.runtime.dispatcher.handle(reminder("cl-d", 1, reminder_id=str(uuid.uuid4())))
     assert len(rig.sms.sent) == 2
     assert len(calls) <= MAX_ROUND_TRIPS, calls
+
+
+async def test_a_status_callback_for_one_reminder_reads_nothing(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The callback URL says how many reminders its message carried: for one, the status
+    goes out without a lookup; a URL without the count (an older release's) or a
+    digest's looks the send record up, once."""
+    clinic, client, reminder_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    redis = rig.runtime.dispatcher.store.redis
+    with counting(redis, monkeypatch) as calls:
+        one = await carried(rig.runtime, clinic, CallbackRef(clinic, reminder_id, None, client, 1))
+    assert (one, calls) == ([reminder_id], [])
+    for count in (None, 3):
+        with counting(redis, monkeypatch) as calls:
+            ref = CallbackRef(clinic, reminder_id, None, client, count)
+            # No send record here: the named reminder alone, after one read.
+            assert await carried(rig.runtime, clinic, ref) == [reminder_id]
+        assert len(calls) == 1, calls

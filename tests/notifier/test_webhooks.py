@@ -37,6 +37,22 @@ def test_the_callback_url_names_the_reminder_and_is_signed_as_given() -> None:
     assert callback_ref({}) is None
 
 
+def test_the_callback_url_says_how_many_reminders_its_message_carried() -> None:
+    clinic, client, reminder_id = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    for carries in (1, 3):
+        ref = CallbackRef(clinic, reminder_id, None, client, carries)
+        url = status_callback_url(BASE, ref)
+        assert url.endswith(f"&client={client}&n={carries}")
+        query = dict(p.split("=", 1) for p in url.split("?", 1)[1].split("&"))
+        assert callback_ref(query) == ref
+    # Not a plain count: unknown, so the webhook looks the send record up.
+    for odd in ("", "x", "-1", "1.0", "\u0661"):
+        query = {"clinic": clinic, "reminder": reminder_id, "client": client, "n": odd}
+        parsed = callback_ref(query)
+        assert parsed is not None
+        assert parsed.carries is None
+
+
 async def sent_sms(harness: Harness, client_ref: str) -> None:
     await harness.clinic()
     await harness.client(client_ref)

@@ -41,6 +41,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
+from shared import redis_batch
 from shared.broker import EventPublisher, declare_with_connection, rabbit_queue
 from shared.contracts.base import Event
 from shared.handling import body_validator, make_broker
@@ -106,7 +107,8 @@ async def eval_together(redis: RedisClient, calls: Sequence[ScriptCall]) -> list
     pipe = redis.pipeline(transaction=False)
     for script, keys, args in calls:
         pipe.evalsha(script.sha, len(keys), *keys, *args)
-    results = list(await pipe.execute(raise_on_error=False))
+    # Together with other handlers' calls of this loop turn, too (``redis_batch``).
+    results = await redis_batch.execute(redis, pipe, raise_on_error=False)
     for i, (script, keys, args) in enumerate(calls):
         if isinstance(results[i], NoScriptError):
             results[i] = await script(keys=keys, args=args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,6 +16,12 @@ from shared.messages.sms_text import MAX_SMS_SEGMENTS, sms_text
 from shared.messages.templates import Rendered, RenderInput, pick_language, render
 
 FALLBACK_CLINIC_NAME = "Your care team"
+# The parts of a message each channel carries: a send renders those of its channels only.
+CHANNEL_PARTS = {
+    Channel.SMS: ("sms",),
+    Channel.PUSH: ("push_title", "push_body"),
+    Channel.EMAIL: ("subject", "text", "html"),
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ def render_reminder(
     policy: ClinicPolicy | None,
     link: DoneLink | None,
     count: int = 1,  # reminders in the message: more than one is a digest
+    *,
+    channels: Collection[Channel] = tuple(Channel),
 ) -> Rendered:
     messaging = policy.messaging if policy else None
     data = RenderInput(
@@ -68,7 +77,8 @@ def render_reminder(
         variant_key=f"{event.clinic_id}/{event.client_ref}",
         variant_day=event.occurrence_date,
     )
-    return render(data, messaging, pick_language(prefs.language, messaging))
+    parts = {part for channel in channels for part in CHANNEL_PARTS[channel]}
+    return render(data, messaging, pick_language(prefs.language, messaging), parts)
 
 
 def build_message(
@@ -81,6 +91,7 @@ def build_message(
     link: DoneLink | None,
     first_sms: bool,
     senders: Senders | None = None,
+    carries: int = 1,
 ) -> OutboundMessage:
     contacts = prefs.contacts
     url = link.url if link else None
@@ -97,6 +108,7 @@ def build_message(
             channel,
             *_about(event),
             client_ref=event.client_ref,
+            carries=carries,
             to_phone=contacts.sms,
             text=text,
             sender=Sender(senders.sms_from, senders.sms_messaging_service_sid),
@@ -108,6 +120,7 @@ def build_message(
             channel,
             *_about(event),
             client_ref=event.client_ref,
+            carries=carries,
             to_push=contacts.push,
             text=rendered.push_body,
             push_title=rendered.push_title,
@@ -120,6 +133,7 @@ def build_message(
         channel,
         *_about(event),
         client_ref=event.client_ref,
+        carries=carries,
         to_email=str(contacts.email) if contacts.email else None,
         subject=rendered.subject,
         text=rendered.text,

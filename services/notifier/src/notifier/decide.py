@@ -264,11 +264,13 @@ def _send(
 ) -> Send:
     if together is None:
         link = done_link(event, rules.links, now)
-        rendered = render_reminder(event, prefs, context.policy, link)
+        rendered = render_reminder(event, prefs, context.policy, link, channels=channels)
     else:
         link = digest_link(event, rules.links, now)
         count = len(together.members)
-        rendered = render_reminder(event, prefs, context.policy, link, count=count)
+        rendered = render_reminder(
+            event, prefs, context.policy, link, count=count, channels=channels
+        )
     messages = {
         channel: build_message(
             event,
@@ -279,6 +281,7 @@ def _send(
             link=link,
             first_sms=context.first_sms,
             senders=context.policy.messaging.senders if context.policy else None,
+            carries=len(together.members) if together else 1,
         )
         for channel in channels
     }

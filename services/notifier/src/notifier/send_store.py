@@ -115,7 +115,8 @@ class SendStore:
 
     async def _number(self, clinic_id: str, hashed: str) -> tuple[int, int]:
         keys = [self.keys.number_hashed("stop", hashed), self.keys.seen_hashed(clinic_id, hashed)]
-        stop, seen = await self._number_flags(keys=keys)
+        # Through eval_together: batched with other handlers' round trips (redis_batch).
+        [(stop, seen)] = await eval_together(self.redis, [(self._number_flags, keys, [])])
         return int(stop), int(seen)
 
     def _policy(self, raw: bytes | None) -> ClinicPolicy | None:

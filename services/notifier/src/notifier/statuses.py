@@ -50,7 +50,9 @@ async def carried(runtime: Runtime, clinic_id: str, ref: CallbackRef | None) -> 
     digest (one message for several reminders), the others its send recorded."""
     if ref is None:
         return [None]
-    if ref.client_ref is None:  # a URL of a release before the client was named in it
+    # One reminder, as the URL says: no lookup. A URL of a release before the client was
+    # named in it cannot be looked up (nor was it a digest).
+    if ref.carries == 1 or ref.client_ref is None:
         return [ref.reminder_id]
     store = runtime.dispatcher.store
     found = await store.digest_members(clinic_id, ref.client_ref, ref.reminder_id)

@@ -24,6 +24,7 @@ from redis.asyncio.cluster import ClusterPipeline
 from redis.commands.core import AsyncScript as Script
 from redis.exceptions import NoScriptError
 
+from shared import redis_batch
 from shared.contracts import ClinicPolicy
 from shared.service import RedisClient, redis_text
 from tracker import encoding, lua
@@ -113,7 +114,8 @@ class TrackerStore:
             pipe.hgetall(k.legacy_message(clinic_id, reminder_id, channel))
             for kind in ("delivered", "failed"):
                 pipe.exists(k.legacy_outcome(clinic_id, reminder_id, kind))
-            stored, old, old_message, delivered, failed = await pipe.execute()
+            replies = await redis_batch.execute(self.redis, pipe)
+            stored, old, old_message, delivered, failed = replies
         before = {kind for kind, n in (("delivered", delivered), ("failed", failed)) if n}
         if stored or not (old or old_message):
             reminder, messages = encoding.decode_reminder(_texts(stored))
@@ -219,7 +221,9 @@ class TrackerStore:
                 _script_call(pipe, script, keys, args)
                 for write in also:
                     write(pipe)
-                result, *others = await pipe.execute(raise_on_error=False)
+                # With the other handlers' round trips of this loop turn (``redis_batch``).
+                replies = await redis_batch.execute(self.redis, pipe, raise_on_error=False)
+                result, *others = replies
             if not isinstance(result, NoScriptError):
                 if isinstance(result, Exception):
                     raise result

@@ -11,6 +11,7 @@ subjects and push titles never carry it (they show on lock screens and in inboxe
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -136,9 +137,13 @@ def _override(
     return None
 
 
-def render(data: RenderInput, messaging: Messaging | None, language: str) -> Rendered:
-    """Every part of the message: the clinic's template for the language where it has
-    one, else the built-in text in the client's language, the clinic's, or English."""
+def render(
+    data: RenderInput, messaging: Messaging | None, language: str, parts: Collection[str] = PARTS
+) -> Rendered:
+    """The message's ``parts`` (every one unless told; the others are left empty: a
+    send renders only what its channels carry, each part a template run): the clinic's
+    template for the language where it has one, else the built-in text in the client's
+    language, the clinic's, or English."""
     built_in = catalogue.text_language(language, messaging.default_language if messaging else None)
     texts = catalogue.texts(built_in)
     choices = catalogue.phrasings(texts, data.purpose, data.count)
@@ -153,16 +158,20 @@ def render(data: RenderInput, messaging: Messaging | None, language: str) -> Ren
         "count": data.count,
     }
     defaults = _defaults(texts, phrasing, data)
-    out: dict[str, str] = {}
+    out = dict.fromkeys(PARTS, "")
     for part in PARTS:
+        if part not in parts:
+            continue
         html = part == "html"
         source = _override(messaging, language, built_in, data.purpose.value, part)
         text = _render_one(source, variables, html) if source else None
         out[part] = text if text is not None else _compile(defaults[part], html).render(variables)
     # Lock screens and subjects never name the activity, whatever a template says.
     if data.activity_title and data.activity_title in out["subject"] + out["push_title"]:
-        out["subject"] = _compile(defaults["subject"], False).render(variables)
-        out["push_title"] = data.clinic_name
+        if "subject" in parts:
+            out["subject"] = _compile(defaults["subject"], False).render(variables)
+        if "push_title" in parts:
+            out["push_title"] = data.clinic_name
     return Rendered(**{k: v.strip() for k, v in out.items()}, opt_out=texts.opt_out)
 
 

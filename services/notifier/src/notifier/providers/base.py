@@ -39,6 +39,7 @@ class OutboundMessage:
     # The clinic's order of providers for this channel by name (empty: the notifier's).
     providers: tuple[str, ...] = ()
     client_ref: str = ""  # named in a status callback URL: the send record's hash slot
+    carries: int = 1  # reminders in the message (a digest: more), named there too
 
 
 @dataclass(frozen=True)

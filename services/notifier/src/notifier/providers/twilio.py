@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from notifier.callback_url import CallbackRef, status_callback_url
+from notifier.callback_url import message_ref, status_callback_url
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
 from notifier.providers.transport import Session, json_body, transport_error
 from shared.tracing import with_traceparent
@@ -49,10 +49,7 @@ class TwilioProvider:
         return f"twilio:{self.account_sid}:{_sender(message) or self.from_number}"
 
     def callback_url(self, message: OutboundMessage) -> str:
-        ref = CallbackRef(
-            message.clinic_id, message.reminder_id, message.correlation_id, message.client_ref
-        )
-        return status_callback_url(self.status_callback, ref)
+        return status_callback_url(self.status_callback, message_ref(message))
 
     def form(self, message: OutboundMessage) -> dict[str, str]:
         form = {

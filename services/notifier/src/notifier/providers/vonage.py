@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from notifier.callback_url import CallbackRef, status_callback_url
+from notifier.callback_url import message_ref, status_callback_url
 from notifier.providers.base import OutboundMessage, ProviderError, SendResult, parse_retry_after
 from notifier.providers.transport import Session, json_body, transport_error
 from shared.tracing import with_traceparent
@@ -55,9 +55,6 @@ class VonageProvider:
         return f"vonage:{self.api_key}:{message.sender.sms_from or self.from_number}"
 
     def body(self, message: OutboundMessage) -> dict[str, str]:
-        ref = CallbackRef(
-            message.clinic_id, message.reminder_id, message.correlation_id, message.client_ref
-        )
         body = {
             "message_type": "text",
             "channel": "sms",
@@ -65,7 +62,9 @@ class VonageProvider:
             "from": _digits(message.sender.sms_from or self.from_number),
             "text": message.text,
             # Per message, like Twilio's StatusCallback: the status names its reminder.
-            "webhook_url": with_traceparent(status_callback_url(self.status_callback, ref)),
+            "webhook_url": with_traceparent(
+                status_callback_url(self.status_callback, message_ref(message))
+            ),
         }
         if len(message.reminder_id) <= MAX_CLIENT_REF:
             body["client_ref"] = message.reminder_id
