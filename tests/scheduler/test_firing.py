@@ -122,3 +122,34 @@ async def test_a_shard_is_claimed_when_due_at_least_every_max_sleep_or_when_woke
         assert [e.assignment_id for e in sent] == ["asg-1", "asg-2"]
     finally:
         running.cancel()
+
+
+async def test_a_timer_is_handed_over_ahead_of_its_time_and_no_earlier(
+    redis: Redis, namespace: str
+) -> None:
+    """SCHEDULER_FIRE_AHEAD_MS: a timer due within it is claimed now (its event still says
+    its time: the notifier sends then); one due later is not, and the loop wakes for it
+    that much before its time."""
+    store = TimerStore(redis, Keys(f"{namespace}:bs:scheduler", 1))
+    shard = store.keys.shard(0)
+    now = datetime.now(UTC)
+    soon, later = now + timedelta(milliseconds=800), now + timedelta(seconds=5)
+    timers = {member(1, soon): soon, member(2, later): later}
+    await redis.zadd(shard.due, {m: int(at.timestamp() * 1000) for m, at in timers.items()})
+    assert (await store.claim(0, 10, 30_000)).members == []  # not due yet, none ahead
+    claimed = await store.claim(0, 10, 30_000, ahead_ms=1500)
+    assert claimed.members == [member(1, soon)]
+    info = fire_info("cl-1", 1, assignment_at(1, later), "pol-1")
+    await redis.hset(shard.fire, "c1/asg-2", info)
+    loop = Firer(
+        store,
+        publish=lambda _e: asyncio.sleep(0),
+        lease_seconds=30,
+        batch=10,
+        concurrency=8,
+        max_sleep=10,
+        wake=asyncio.Event(),
+        ahead_ms=1500,
+    )
+    # The next timer is 5 s away: the loop sleeps until 1.5 s before it.
+    assert 3.0 < await loop.fire_once() < 3.6

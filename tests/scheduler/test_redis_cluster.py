@@ -104,7 +104,7 @@ async def test_each_shard_is_one_slot_and_the_shards_span_every_master(
     one, other = store.keys.shard(0), store.keys.shard(1)
     assert client.keyslot(one.due) != client.keyslot(other.fire)
     with pytest.raises(RedisClusterException, match="same key slot"):
-        await store._claim(keys=[one.due, other.fire], args=[10, 1000])
+        await store._claim(keys=[one.due, other.fire], args=[10, 1000, 0])
 
 
 async def test_commit_claim_and_ack_fire_every_reminder_once_across_the_masters(

@@ -13,6 +13,11 @@ once, under the same lease. A permanent failure fails over to the next channel; 
 other transient one is retried later through the delayed retry tiers; a rate token due
 within ``rate_wait_max`` is waited for by the caller, outside the client's turn
 (``handle`` returns the wait).
+
+The scheduler hands a reminder over a little before its time (``SCHEDULER_FIRE_AHEAD_MS``)
+so that when many fall due in the same second, their loads and decisions are done by
+then: a reminder is decided as of its time and its provider call waits for that time,
+never earlier (``_at``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from notifier import metrics, outcomes, push_revocation
@@ -58,6 +63,9 @@ from shared.errors import PermanentError, TransientError
 from shared.logging import get_logger
 
 log = get_logger("notifier.dispatch")
+# A reminder handed over at most this long before its time is sent at its time; one due
+# later than that (a clock far off) is handled as if due now, as before fire-ahead.
+MAX_AHEAD = timedelta(seconds=2)
 Publish = Callable[[Event], Awaitable[None]]
 
 
@@ -116,10 +124,16 @@ class Dispatcher:
         """Handle one delivery of ``event``: None when done, else the seconds until a rate
         token is due (handle it again then; nothing is held meanwhile but its cap slot)."""
         now = now or datetime.now(UTC)
+        at, started = _at(event, now), asyncio.get_running_loop().time()
         context = await self.store.load(event)
-        decision = decide(event, context, now, Rules(self.links, self.limits.quiet_defer_max))
+        decision = decide(event, context, at, Rules(self.links, self.limits.quiet_defer_max))
+        if isinstance(decision, Split | Grouped | Send):
+            # Its provider call waits for its time (what loading and deciding left of it).
+            wait = (at - now).total_seconds() - (asyncio.get_running_loop().time() - started)
+            if wait > 0:
+                await asyncio.sleep(wait)
         if isinstance(decision, Split | Grouped):  # a digest's reminders (see ``_digest``)
-            return await self._digest(decision, now)
+            return await self._digest(decision, at)
         if isinstance(decision, Send):
             return await self._send(
                 event, decision, Attempt(uuid.uuid4().hex, context.assignment_rev)
@@ -358,6 +372,12 @@ class Dispatcher:
         unsubscribed = channel is Channel.SMS and exc.code == UNSUBSCRIBED_CODE
         await self.store.mark_failed(event, channel, message.to_phone if unsubscribed else None)
         return False
+
+
+def _at(event: ReminderDue, now: datetime) -> datetime:
+    """When ``event`` is decided and sent: its planned time when it was handed over ahead
+    of it (``MAX_AHEAD`` at most), else now."""
+    return event.planned_for if now < event.planned_for <= now + MAX_AHEAD else now
 
 
 def _carried(event: ReminderDue, send: Send) -> tuple[ReminderDue, ...]:

@@ -65,8 +65,11 @@ class Firer:
         max_sleep: float,
         wake: asyncio.Event,
         parallel: int = 8,
+        ahead_ms: int = 0,
     ) -> None:
         self.store = store
+        # Timers are claimed this long before they are due (``SCHEDULER_FIRE_AHEAD_MS``).
+        self.ahead_ms = ahead_ms
         self.publish = publish
         self.lease_ms = int(lease_seconds * 1000)
         self.batch = batch
@@ -129,7 +132,7 @@ class Firer:
         at a steady trickle that halves the Redis calls per reminder."""
         while True:
             claimed = await self.store.claim(
-                shard, self.batch, self.lease_ms, self._acks.get(shard)
+                shard, self.batch, self.lease_ms, self._acks.get(shard), ahead_ms=self.ahead_ms
             )
             self._acks.pop(shard, None)
             if claimed.members and (done := await self._fire(claimed)):
@@ -138,7 +141,7 @@ class Firer:
                 break
         wait = self.max_sleep
         if claimed.next_due_ms is not None:
-            wait = (claimed.next_due_ms - claimed.redis_now_ms) / 1000
+            wait = (claimed.next_due_ms - self.ahead_ms - claimed.redis_now_ms) / 1000
         if shard in self._acks:
             wait = min(wait, self.ack_within)  # well before those leases run out
         return min(self.max_sleep, max(0.0, wait))
@@ -176,7 +179,8 @@ class Firer:
                 log.exception("publish failed", reminder_id=event.reminder_id)
                 return False
         FIRED.inc(len(group))
-        LATENESS.observe((datetime.now(UTC) - event.planned_for).total_seconds())
+        # Fired ahead (``ahead_ms``) counts as on time: 0, not a negative lateness.
+        LATENESS.observe(max(0.0, (datetime.now(UTC) - event.planned_for).total_seconds()))
         return True
 
 

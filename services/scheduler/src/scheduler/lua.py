@@ -37,17 +37,19 @@ end
 """
 
 
-# KEYS: due, fire.  ARGV: max items, lease ms, lease of the acks, members to ack...
+# KEYS: due, fire.  ARGV: max items, lease ms, ahead ms, lease of the acks, members to
+# ack...
 # First acks what the caller published since its last claim on this shard (one call per
-# batch instead of two), then takes due timers by the server's clock and pushes each
-# one's score to the lease expiry: acked timers are removed; a timer whose replica died
-# simply becomes due again.
+# batch instead of two), then takes the timers due within ``ahead`` ms by the server's
+# clock and pushes each one's score to the lease expiry: acked timers are removed; a
+# timer whose replica died simply becomes due again.
 CLAIM = (
-    _ack(lease=3, first=4)
+    _ack(lease=4, first=5)
     + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local upto = now + tonumber(ARGV[3])
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, tonumber(ARGV[1]))
 local lease = now + tonumber(ARGV[2])
 local infos = {}
 for i, m in ipairs(items) do

@@ -62,6 +62,7 @@ class Runtime:
             max_sleep=cfg.max_sleep_seconds,
             wake=wake,
             parallel=cfg.fire_parallel_shards,
+            ahead_ms=cfg.fire_ahead_ms,
         )
         service.spawn(after_broker_start(service, fire(firer)), "firing")
         # Cancelled before the broker stops, it publishes what is still waiting then.

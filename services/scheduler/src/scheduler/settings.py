@@ -29,6 +29,15 @@ class SchedulerSettings(ServiceSettings):
     max_sleep_seconds: float = Field(
         default=5.0, gt=0, le=60, description="Longest sleep of the firing loop."
     )
+    fire_ahead_ms: int = Field(
+        default=300,
+        ge=0,
+        le=2000,
+        description=(
+            "Hand a reminder to the notifier this long before its time: it loads and"
+            " decides meanwhile, and sends at the time, never before (many due at once)."
+        ),
+    )
     claim_batch: int = Field(default=500, ge=1, le=10_000, description="Timers per claim call.")
     fire_parallel_shards: int = Field(
         default=8,

@@ -160,12 +160,19 @@ class TimerStore:
 
     # -- timers ---------------------------------------------------------------------------
     async def claim(
-        self, shard_no: int, limit: int, lease_ms: int, ack: Acks | None = None
+        self,
+        shard_no: int,
+        limit: int,
+        lease_ms: int,
+        ack: Acks | None = None,
+        *,
+        ahead_ms: int = 0,
     ) -> Claimed:
-        """Due timers, leased for ``lease_ms``; first acks ``ack`` (lease, members)."""
+        """Timers due within ``ahead_ms``, leased for ``lease_ms``; first acks ``ack``
+        (lease, members)."""
         shard = self.keys.shard(shard_no)
         acked_lease, acked = ack or (0, [])
-        args: list[str | int] = [limit, lease_ms, acked_lease, *acked]
+        args: list[str | int] = [limit, lease_ms, ahead_ms, acked_lease, *acked]
         now, lease, members, infos, nxt = cast(
             list[Any], await self._claim(keys=[shard.due, shard.fire], args=args)
         )
