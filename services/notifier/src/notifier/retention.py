@@ -11,10 +11,13 @@ removes them at once (``erasure.py``).
 
 from __future__ import annotations
 
+import weakref
 from datetime import UTC, date, datetime
 
+from redis.commands.core import AsyncScript
+
 from notifier.keys import Keys
-from shared.service import RedisClient, redis_text
+from shared.service import RedisClient, eval_together, redis_text
 
 CONTACT_TTL_SECONDS = 400 * 86_400
 MEMO_MAX = 100_000  # clients whose refresh today a replica remembers
@@ -38,16 +41,27 @@ class ContactRetention:
     def __init__(self, ttl: int = CONTACT_TTL_SECONDS) -> None:
         self.ttl = ttl
         self._touched: dict[str, date] = {}
+        self._scripts: weakref.WeakKeyDictionary[RedisClient, tuple[AsyncScript, AsyncScript]]
+        self._scripts = weakref.WeakKeyDictionary()
+
+    def _registered(self, redis: RedisClient) -> tuple[AsyncScript, AsyncScript]:
+        """The two scripts on ``redis``: sent by their SHA, with the handlers' other round
+        trips (``eval_together``), not as a script body each time."""
+        if (found := self._scripts.get(redis)) is None:
+            found = (redis.register_script(TOUCH), redis.register_script(TOUCH_NUMBER))
+            self._scripts[redis] = found
+        return found
 
     async def touch(self, redis: RedisClient, keys: Keys, clinic_id: str, client_ref: str) -> None:
         """Give the client's contact keys their full lifetime again (two round trips: the
         number's keys are named by the client's record)."""
+        touch, touch_number = self._registered(redis)
         names = [keys.client(clinic_id, client_ref), keys.optout(clinic_id, client_ref)]
-        number = await redis.eval(TOUCH, 2, *names, self.ttl)
+        [number] = await eval_together(redis, [(touch, names, [self.ttl])])
         if number:
             hashed = redis_text(number)
             owned = [keys.number_hashed("owners", hashed), keys.seen_hashed(clinic_id, hashed)]
-            await redis.eval(TOUCH_NUMBER, 2, *owned, self.ttl)
+            await eval_together(redis, [(touch_number, owned, [self.ttl])])
 
     async def touch_daily(
         self, redis: RedisClient, keys: Keys, clinic_id: str, client_ref: str
