@@ -28,7 +28,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.exceptions import ResponseError
 
 MAX_COMMANDS = 1000  # per batch: a larger one only delays its first caller's replies
@@ -112,11 +112,11 @@ _batchers: weakref.WeakKeyDictionary[Redis, Batcher] = weakref.WeakKeyDictionary
 
 
 async def execute(
-    redis: Redis | Any, pipe: Pipeline | ClusterPipeline, *, raise_on_error: bool = True
+    redis: Redis | RedisCluster, pipe: Pipeline | ClusterPipeline, *, raise_on_error: bool = True
 ) -> list[Any]:
-    """What ``pipe.execute`` returns, with ``pipe``'s commands sent together with those of
-    the other callers of this turn of the loop on the same single Redis (``pipe`` must
-    be ``redis``'s). ``pipe`` is left as it was: reset it (or leave its ``async with``)."""
+    """What ``pipe.execute`` returns, with ``pipe``'s commands sent in one batch with
+    those other callers queue on the same single Redis meanwhile (``pipe`` must be
+    ``redis``'s). ``pipe`` is left as it was: reset it (or leave its ``async with``)."""
     if not isinstance(redis, Redis) or isinstance(pipe, ClusterPipeline):
         return list(await pipe.execute(raise_on_error=raise_on_error))
     batcher = _batchers.get(redis)

@@ -5,7 +5,9 @@
 a cap slot and a rate token in one script that also re-checks the assignment (a
 completion, cancel or pause may have arrived while the reminder waited: in the queue,
 deferred, for a token, in a retry tier); the provider's answer is recorded in one more.
-A successful SMS costs three round trips.
+A successful SMS costs four round trips (the number's flags are named by the client's
+record), each batched with those of the other handlers running at the time
+(``shared.redis_batch``).
 
 A channel's providers are tried in the clinic's order (``routing.py``): while one is
 unavailable (circuit open, or it certainly did not take the message) the next sends at
