@@ -153,3 +153,22 @@ async def test_a_timer_is_handed_over_ahead_of_its_time_and_no_earlier(
     )
     # The next timer is 5 s away: the loop sleeps until 1.5 s before it.
     assert 3.0 < await loop.fire_once() < 3.6
+
+
+async def test_a_claimed_timer_is_not_taken_again_ahead_of_its_lease_end(
+    redis: Redis, namespace: str
+) -> None:
+    """Fire-ahead is for timers nobody holds: one claimed by a replica (its score is its
+    lease's end) is due again at that end, not ``ahead`` of it, so a live replica's
+    claim keeps its whole lease; the loop looks again when the lease ends."""
+    store = TimerStore(redis, Keys(f"{namespace}:bs:scheduler", 1))
+    shard = store.keys.shard(0)
+    at = datetime.now(UTC) - timedelta(seconds=1)
+    await redis.zadd(shard.due, {member(1, at): int(at.timestamp() * 1000)})
+    first = await store.claim(0, 10, 1000, ahead_ms=1500)  # leased for 1 s
+    assert first.members == [member(1, at)]
+    again = await store.claim(0, 10, 1000, ahead_ms=1500)  # its lease ends within 1.5 s
+    assert again.members == []
+    assert again.next_look_ms == first.lease_ms  # at the lease's end, not 1.5 s before
+    await asyncio.sleep(1.1)
+    assert (await store.claim(0, 10, 1000, ahead_ms=1500)).members == [member(1, at)]

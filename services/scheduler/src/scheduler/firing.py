@@ -137,11 +137,13 @@ class Firer:
             self._acks.pop(shard, None)
             if claimed.members and (done := await self._fire(claimed)):
                 self._acks[shard] = (claimed.lease_ms, done)
-            if len(claimed.members) < self.batch:
+            # A batch left whole to leases that end within the fire-ahead: looked at again
+            # when the first of them ends (``next_look_ms``), not in a loop.
+            if claimed.scanned < self.batch or not claimed.members:
                 break
         wait = self.max_sleep
-        if claimed.next_due_ms is not None:
-            wait = (claimed.next_due_ms - self.ahead_ms - claimed.redis_now_ms) / 1000
+        if claimed.next_look_ms is not None:
+            wait = (claimed.next_look_ms - claimed.redis_now_ms) / 1000
         if shard in self._acks:
             wait = min(wait, self.ack_within)  # well before those leases run out
         return min(self.max_sleep, max(0.0, wait))

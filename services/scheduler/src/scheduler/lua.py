@@ -40,24 +40,38 @@ end
 # KEYS: due, fire.  ARGV: max items, lease ms, ahead ms, lease of the acks, members to
 # ack...
 # First acks what the caller published since its last claim on this shard (one call per
-# batch instead of two), then takes the timers due within ``ahead`` ms by the server's
-# clock and pushes each one's score to the lease expiry: acked timers are removed; a
-# timer whose replica died simply becomes due again.
+# batch instead of two), then takes the timers due by the server's clock, and those due
+# within ``ahead`` ms that nobody claimed yet, and pushes each one's score to the lease
+# expiry: acked timers are removed; a timer whose replica died simply becomes due again,
+# at its lease's end and not ``ahead`` of it (a timer's member ends with its planned
+# time: a score that differs from it is a lease). Returns when to look again: the next
+# timer's time less ``ahead``, or a lease's end.
 CLAIM = (
     _ack(lease=4, first=5)
     + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local upto = now + tonumber(ARGV[3])
-local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, tonumber(ARGV[1]))
+local ahead = tonumber(ARGV[3])
+local function planned(m) return tonumber(string.match(m, '|(%d+)$')) end
+local found = redis.call(
+  'ZRANGEBYSCORE', KEYS[1], '-inf', now + ahead, 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[1]))
 local lease = now + tonumber(ARGV[2])
-local infos = {}
-for i, m in ipairs(items) do
-  redis.call('ZADD', KEYS[1], 'XX', lease, m)
-  infos[i] = redis.call('HGET', KEYS[2], string.match(m, '^[^|]+')) or false
+local items, infos = {}, {}
+for i = 1, #found, 2 do
+  local m, score = found[i], tonumber(found[i + 1])
+  if score <= now or score == planned(m) then
+    redis.call('ZADD', KEYS[1], 'XX', lease, m)
+    items[#items + 1] = m
+    infos[#items] = redis.call('HGET', KEYS[2], string.match(m, '^[^|]+')) or false
+  end
 end
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {now, lease, items, infos, nxt[2] or false}
+local wake = false
+if nxt[1] then
+  wake = tonumber(nxt[2])
+  if wake == planned(nxt[1]) then wake = wake - ahead end
+end
+return {now, lease, items, infos, wake, #found / 2}
 """
 )
 

@@ -40,7 +40,10 @@ class Claimed:
     lease_ms: int
     members: list[str]
     infos: list[bytes | None]
-    next_due_ms: int | None
+    # When the shard needs a look again (its next timer less the fire-ahead, or a lease's
+    # end), by the server's clock; None: nothing in it.
+    next_look_ms: int | None
+    scanned: int = 0  # timers looked at (claimed or left leased): a full batch means more
 
 
 class TimerStore:
@@ -168,12 +171,12 @@ class TimerStore:
         *,
         ahead_ms: int = 0,
     ) -> Claimed:
-        """Timers due within ``ahead_ms``, leased for ``lease_ms``; first acks ``ack``
-        (lease, members)."""
+        """Due timers, and those due within ``ahead_ms`` nobody claimed yet, leased for
+        ``lease_ms``; first acks ``ack`` (lease, members)."""
         shard = self.keys.shard(shard_no)
         acked_lease, acked = ack or (0, [])
         args: list[str | int] = [limit, lease_ms, ahead_ms, acked_lease, *acked]
-        now, lease, members, infos, nxt = cast(
+        now, lease, members, infos, nxt, scanned = cast(
             list[Any], await self._claim(keys=[shard.due, shard.fire], args=args)
         )
         return Claimed(
@@ -181,7 +184,8 @@ class TimerStore:
             lease_ms=int(lease),
             members=[m.decode() for m in members],
             infos=list(infos),
-            next_due_ms=int(float(nxt)) if nxt is not None else None,
+            next_look_ms=int(float(nxt)) if nxt is not None else None,
+            scanned=int(scanned),
         )
 
     async def ack(self, shard_no: int, lease_ms: int, members: list[str]) -> int:
