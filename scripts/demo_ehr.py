@@ -51,8 +51,9 @@ TZ = "UTC"
 
 # The steps of the journey, in order, with the event type that proves each.
 STEPS = [
-    ("reminder.due", "scheduler fired the reminder at its planned time"),
-    ("notification.dispatched", "notifier handed the message to a provider"),
+    # The scheduler hands it over SCHEDULER_FIRE_AHEAD_MS early; the notifier sends on time.
+    ("reminder.due", "scheduler handed the reminder to the notifier, just ahead of its time"),
+    ("notification.dispatched", "notifier handed the message to a provider at its time"),
     ("completion.recorded", "tracker recorded the client's completion (sent to the EHR)"),
     ("adherence.summary", "tracker sent the pre-session adherence summary to the EHR"),
 ]
