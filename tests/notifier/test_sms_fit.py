@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.compose import LinkConfig, build_message, done_link, render_reminder
+from notifier.compose import (
+    CHANNEL_PARTS,
+    LinkConfig,
+    build_message,
+    done_link,
+    render_reminder,
+)
 from notifier.unsubscribe import UnsubscribeClaims, sign_unsubscribe, verify_unsubscribe
 from shared.contracts import (
     ActivityKind,
@@ -29,6 +36,7 @@ from shared.contracts import (
     ReminderPurpose,
     new_envelope,
 )
+from shared.messages.catalogue import LANGUAGES
 from shared.messages.sms_text import (
     ELLIPSIS,
     OPT_OUT_TEXT,
@@ -381,3 +389,20 @@ def test_an_unsubscribe_token_signed_before_a_rotation_still_works() -> None:
     assert verify_unsubscribe(rotated, token) == claims
     assert verify_unsubscribe(rotated[:1], token) is None  # once the old one is dropped
     assert verify_unsubscribe(rotated, sign_unsubscribe(rotated, claims)) == claims
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_send_renders_only_its_channels_parts_and_the_same_text(language: str) -> None:
+    """A send renders the parts of its channels alone (``CHANNEL_PARTS``): each is the
+    text a full render gives, in every language, with a 30-character clinic name, a real
+    base URL and UUID ids; the parts no channel of the send carries stay empty."""
+    clinic = policy(LONGEST_NAMES[0][:30], allow_activity_details=True)
+    for purpose in (*LINKED, ReminderPurpose.ENCOURAGEMENT):
+        event = due(purpose)
+        client = prefs(event.clinic_id, language=language)
+        link = done_link(event, links(BASES[0]), NOW)
+        whole = asdict(render_reminder(event, client, clinic, link))
+        for channel, parts in CHANNEL_PARTS.items():
+            some = asdict(render_reminder(event, client, clinic, link, channels=(channel,)))
+            assert {p: some[p] for p in parts} == {p: whole[p] for p in parts}
+            assert all(some[p] == "" for p in whole if p not in parts and p != "opt_out")
