@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -62,3 +62,15 @@ class SchedulerSettings(ServiceSettings):
         pattern=r"^[A-Za-z0-9._:\-]{0,64}$",
         description="Name in backlog reports; host and pid if unset.",
     )
+
+    @model_validator(mode="after")
+    def _ahead_within_the_lease(self) -> SchedulerSettings:
+        # A claim's lease must outlast the fire-ahead: a lease that could end before its
+        # timer's time would be re-claimed, and CLAIM tells a lease from a timer by its
+        # score, which must never be the timer's own time.
+        if self.fire_ahead_ms >= self.lease_seconds * 1000:
+            raise ValueError(
+                f"SCHEDULER_FIRE_AHEAD_MS ({self.fire_ahead_ms}) must be shorter than "
+                f"SCHEDULER_LEASE_SECONDS ({self.lease_seconds:g} s)"
+            )
+        return self
