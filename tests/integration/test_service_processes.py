@@ -95,6 +95,7 @@ async def test_service_process_consumes_dead_letters_and_stops_on_sigterm(
     output = log_path.read_text()
     assert code == 0, output[-2000:]
     assert "service stopped" in output
+    assert "collector settled" in output  # startup objects frozen (shared.service)
     assert (await queue_state(rabbit_channel, topology.queue(queue)))[1] == 0
 
 

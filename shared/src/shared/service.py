@@ -19,7 +19,9 @@ single Redis, one concurrent call per script on a cluster.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -318,9 +320,37 @@ def create_http_app(service: Service) -> FastAPI:
     return app
 
 
+# Young-generation size before Python's cycle collector runs (CPython's default is 700).
+YOUNG_COLLECTION_THRESHOLD = 20_000
+
+
+def settle_collector() -> None:
+    """Tune Python's cycle collector for a long-running message handler, once started.
+
+    A service holds ~160,000 objects from startup to exit (modules, FastStream's and
+    FastAPI's graphs, pydantic schemas) and a full collection walks all of them: ~115 ms
+    of CPU for the tracker, a stall for every message in flight, and CPython runs one
+    whenever enough survivors pile up. ``gc.freeze`` moves what exists after startup out
+    of the collector's sight (none of it is garbage), and a larger young generation runs
+    the collector far less often; cycles made per message are still collected. In one
+    pipeline bench run the tracker's time in the collector (wall clock, from gc callbacks)
+    went from ~1.8 s to ~0.3 s, the notifier's from ~1.6 s to ~0.25 s.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+    log.info("collector settled", frozen=gc.get_freeze_count(), young=YOUNG_COLLECTION_THRESHOLD)
+
+
 class _Server(uvicorn.Server):
     """uvicorn re-raises SIGTERM after its graceful shutdown, which makes the process exit
-    with -15. A stop that completed cleanly is a success, so an orchestrator sees exit 0."""
+    with -15. A stop that completed cleanly is a success, so an orchestrator sees exit 0.
+    Once the lifespan has started everything, the collector is settled (``settle_collector``).
+    """
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        settle_collector()
 
     @contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
